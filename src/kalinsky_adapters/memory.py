@@ -1,0 +1,103 @@
+"""In-memory adapters of every port: for the core's tests, property tests and tools that need no disk."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from kalinsky_core.errors import ProbeFailed, RenderFailed
+from kalinsky_core.model import Assembly, MediaInfo, Source
+from kalinsky_core.plan import RenderPlan, SegmentPlan
+from kalinsky_core.ports import CutSegment, ProgressCallback, RenderedOutput
+
+
+class InMemoryRepo:
+    """An AssemblyRepo kept in dictionaries. Stores only the render state on `save_state`, like SQLite."""
+
+    def __init__(self) -> None:
+        self._sources: tuple[Source, ...] | None = None
+        self._assemblies: dict[str, Assembly] = {}
+        self._sequence = 0
+
+    async def replace_sources(self, sources: Sequence[Source]) -> None:
+        self._sources = tuple(sources)
+
+    async def list_sources(self) -> tuple[Source, ...] | None:
+        return self._sources
+
+    async def next_sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    async def add(self, assembly: Assembly) -> None:
+        if assembly.id in self._assemblies:
+            raise ValueError(f"assembly {assembly.id} exists")
+        self._assemblies[assembly.id] = assembly
+
+    async def get(self, assembly_id: str) -> Assembly | None:
+        return self._assemblies.get(assembly_id)
+
+    async def list(self) -> list[Assembly]:
+        return list(reversed(self._assemblies.values()))
+
+    async def save_state(self, assembly: Assembly) -> None:
+        stored = self._assemblies[assembly.id]
+        self._assemblies[assembly.id] = attrs.evolve(
+            stored,
+            status=assembly.status,
+            progress=assembly.progress,
+            error=assembly.error,
+            output_url=assembly.output_url,
+            duration=assembly.duration,
+        )
+
+
+class FakeProber:
+    """A MediaProber over a fixed folder: each file maps to its MediaInfo, or to the reason it is unreadable."""
+
+    def __init__(self, files: Mapping[str, MediaInfo | str]) -> None:
+        self.files = dict(files)
+
+    async def list_files(self) -> list[str]:
+        return list(self.files)
+
+    async def probe(self, filename: str) -> MediaInfo:
+        info = self.files[filename]
+        if isinstance(info, str):
+            raise ProbeFailed(info)
+        return info
+
+
+@attrs.define
+class FakeRenderer:
+    """A SegmentCutter and Concatenator that writes nothing; it records what it was asked to do.
+
+    `fail_at` names a segment position whose cut fails (0: the join fails).
+    """
+
+    fail_at: int | None = None
+    cuts: list[SegmentPlan] = attrs.field(factory=list)
+    joined: list[str] = attrs.field(factory=list)
+    discarded: list[str] = attrs.field(factory=list)
+
+    async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
+        if segment.pos == self.fail_at:
+            raise RenderFailed(f"segment {segment.pos} failed")
+        await progress(segment.duration / 2)
+        await progress(segment.duration)
+        self.cuts.append(segment)
+        return CutSegment(pos=segment.pos, path=f"{plan.assembly_id}/{segment.pos:03d}", duration=segment.duration,
+                          video="reencode")
+
+    async def concat(
+        self, plan: RenderPlan, segments: Sequence[CutSegment], progress: ProgressCallback
+    ) -> RenderedOutput:
+        if self.fail_at == 0:
+            raise RenderFailed("join failed")
+        await progress(plan.duration)
+        self.joined.append(plan.assembly_id)
+        return RenderedOutput(path=f"{plan.assembly_id}/result.mp4", duration=sum(s.duration for s in segments))
+
+    async def discard(self, assembly_id: str) -> None:
+        self.discarded.append(assembly_id)

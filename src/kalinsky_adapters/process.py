@@ -1,0 +1,89 @@
+"""Running ffmpeg and ffprobe as subprocesses: no shell, no stdin, progress read live, stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+#: How much of stderr is kept for error messages.
+STDERR_TAIL = 4000
+#: Seconds ffmpeg gets to exit after SIGTERM before it is killed.
+TERMINATE_GRACE = 5.0
+
+
+def file_url(path: Path | str) -> str:
+    """An ffmpeg input/output name that is always read as a plain file (a name with `:` or a leading `-` too)."""
+    return f"file:{Path(path).resolve()}"
+
+
+@attrs.frozen
+class Completed:
+    returncode: int
+    stdout: str
+    stderr_tail: str
+
+
+async def _drain_stderr(stream: asyncio.StreamReader) -> str:
+    tail = b""
+    while chunk := await stream.read(65536):
+        tail = (tail + chunk)[-STDERR_TAIL:]
+    return tail.decode(errors="replace")
+
+
+async def _read_progress(stream: asyncio.StreamReader, on_seconds: Callable[[float], Awaitable[None]]) -> str:
+    """Consume ffmpeg's `-progress pipe:1` blocks, reporting `out_time_us` (microseconds; may be N/A)."""
+    async for raw in stream:
+        key, _, value = raw.decode(errors="replace").strip().partition("=")
+        if key == "out_time_us" and value.lstrip("-").isdigit():
+            await on_seconds(max(int(value), 0) / 1_000_000)
+    return ""
+
+
+async def run(
+    argv: Sequence[str],
+    on_progress_seconds: Callable[[float], Awaitable[None]] | None = None,
+) -> Completed:
+    """Run a command to the end. With `on_progress_seconds`, stdout is ffmpeg's progress stream.
+
+    If the caller is cancelled, the process gets SIGTERM (ffmpeg then closes its output), then SIGKILL.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    if on_progress_seconds is None:
+        stdout_reader = asyncio.ensure_future(process.stdout.read())
+    else:
+        stdout_reader = asyncio.ensure_future(_read_progress(process.stdout, on_progress_seconds))
+    stderr_reader = asyncio.ensure_future(_drain_stderr(process.stderr))
+    try:
+        out, err = await asyncio.gather(stdout_reader, stderr_reader)
+        returncode = await process.wait()
+    except BaseException:
+        await _stop(process)
+        for reader in (stdout_reader, stderr_reader):
+            reader.cancel()
+        raise
+    if isinstance(out, bytes):
+        out = out.decode(errors="replace")
+    return Completed(returncode=returncode, stdout=out, stderr_tail=err.strip())
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), TERMINATE_GRACE)
+    except asyncio.TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()

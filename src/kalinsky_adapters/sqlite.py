@@ -1,0 +1,238 @@
+"""AssemblyRepo on SQLite (aiosqlite): WAL mode, one transaction per change, writes serialized.
+
+`python -m kalinsky_adapters.sqlite [DB_PATH]` creates the schema (for deployment entrypoints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from kalinsky_core.model import Assembly, AssemblyStatus, Clip, Source
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    idx         INTEGER PRIMARY KEY,
+    filename    TEXT NOT NULL UNIQUE,
+    duration    REAL NOT NULL,
+    resolution  TEXT NOT NULL,
+    codec       TEXT NOT NULL,
+    file_size   INTEGER NOT NULL,
+    width       INTEGER NOT NULL,
+    height      INTEGER NOT NULL,
+    frame_rate  TEXT NOT NULL,
+    has_audio   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assemblies (
+    id          TEXT PRIMARY KEY,
+    name        TEXT,
+    status      TEXT NOT NULL,
+    error       TEXT,
+    preview     INTEGER NOT NULL,
+    output_url  TEXT,
+    duration    REAL,
+    created     TEXT NOT NULL,
+    progress    REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS clips (
+    assembly_id TEXT NOT NULL REFERENCES assemblies(id),
+    pos         INTEGER NOT NULL,
+    filename    TEXT NOT NULL,
+    start       REAL NOT NULL,
+    "end"       REAL NOT NULL,
+    duration    REAL NOT NULL,
+    PRIMARY KEY (assembly_id, pos)
+);
+-- kalinsky's own bookkeeping: whether an index was ever made, the last assembly number handed out
+CREATE TABLE IF NOT EXISTS meta (
+    key         TEXT PRIMARY KEY,
+    value       INTEGER NOT NULL
+);
+"""
+
+_SOURCE_COLUMNS = "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio"
+_ASSEMBLY_COLUMNS = "id, name, status, error, preview, output_url, duration, created, progress"
+
+
+async def init_db(db_path: Path) -> None:
+    """Create the database file and its schema if missing; switch it to WAL mode."""
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(db_path) as db:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.executescript(SCHEMA)
+        await db.commit()
+
+
+def _source(row: aiosqlite.Row) -> Source:
+    return Source(
+        index=row[0],
+        filename=row[1],
+        duration=row[2],
+        resolution=row[3],
+        codec=row[4],
+        file_size=row[5],
+        width=row[6],
+        height=row[7],
+        frame_rate=row[8],
+        has_audio=bool(row[9]),
+    )
+
+
+class SqliteRepo:
+    """One connection per repo; an asyncio lock keeps transactions from interleaving on it."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> SqliteRepo:
+        await init_db(self.db_path)
+        self._db = await aiosqlite.connect(self.db_path)
+        await self._db.execute("PRAGMA foreign_keys=ON")
+        await self._db.execute("PRAGMA busy_timeout=5000")
+        return self
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def __aenter__(self) -> SqliteRepo:
+        return await self.open()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the repository is not open")
+        return self._db
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            try:
+                yield self.db
+                await self.db.commit()
+            except BaseException:
+                await self.db.rollback()
+                raise
+
+    # -- sources ---------------------------------------------------------------------------------------
+
+    async def replace_sources(self, sources: Sequence[Source]) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM sources")
+            await db.executemany(
+                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height,
+                     s.frame_rate, int(s.has_audio))
+                    for s in sources
+                ],
+            )
+            await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', 1)")
+
+    async def list_sources(self) -> tuple[Source, ...] | None:
+        async with self._lock:
+            async with self.db.execute("SELECT value FROM meta WHERE key = 'indexed'") as cursor:
+                if await cursor.fetchone() is None:
+                    return None
+            async with self.db.execute(f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY idx") as cursor:
+                return tuple(_source(row) for row in await cursor.fetchall())
+
+    # -- assemblies ------------------------------------------------------------------------------------
+
+    async def next_sequence(self) -> int:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES ('assembly_sequence', 1) "
+                "ON CONFLICT(key) DO UPDATE SET value = value + 1"
+            )
+            async with db.execute("SELECT value FROM meta WHERE key = 'assembly_sequence'") as cursor:
+                (value,) = await cursor.fetchone()
+            return value
+
+    async def add(self, assembly: Assembly) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (assembly.id, assembly.name, assembly.status.value, assembly.error, int(assembly.preview),
+                 assembly.output_url, assembly.duration, assembly.created, assembly.progress),
+            )
+            await db.executemany(
+                'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration) VALUES (?, ?, ?, ?, ?, ?)',
+                [(assembly.id, c.pos, c.filename, c.start, c.end, c.duration) for c in assembly.clips],
+            )
+
+    async def _clips(self, assembly_ids: Sequence[str]) -> dict[str, list[Clip]]:
+        clips: dict[str, list[Clip]] = {assembly_id: [] for assembly_id in assembly_ids}
+        if not assembly_ids:
+            return clips
+        marks = ",".join("?" * len(assembly_ids))
+        async with self.db.execute(
+            f'SELECT assembly_id, pos, filename, start, "end" FROM clips WHERE assembly_id IN ({marks}) '
+            "ORDER BY assembly_id, pos",
+            tuple(assembly_ids),
+        ) as cursor:
+            for assembly_id, pos, filename, start, end in await cursor.fetchall():
+                clips[assembly_id].append(Clip(pos=pos, filename=filename, start=start, end=end))
+        return clips
+
+    async def _assemblies(self, where: str, params: Sequence) -> list[Assembly]:
+        async with self._lock:
+            async with self.db.execute(
+                f"SELECT {_ASSEMBLY_COLUMNS} FROM assemblies {where} ORDER BY rowid DESC", params
+            ) as cursor:
+                rows = await cursor.fetchall()
+            clips = await self._clips([row[0] for row in rows])
+        return [
+            Assembly(
+                id=row[0],
+                name=row[1],
+                status=AssemblyStatus(row[2]),
+                error=row[3],
+                preview=bool(row[4]),
+                output_url=row[5],
+                duration=row[6],
+                created=row[7],
+                progress=row[8],
+                clips=tuple(clips[row[0]]),
+            )
+            for row in rows
+        ]
+
+    async def get(self, assembly_id: str) -> Assembly | None:
+        found = await self._assemblies("WHERE id = ?", (assembly_id,))
+        return found[0] if found else None
+
+    async def list(self) -> list[Assembly]:
+        return await self._assemblies("", ())
+
+    async def save_state(self, assembly: Assembly) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE assemblies SET status = ?, progress = ?, error = ?, output_url = ?, duration = ? "
+                "WHERE id = ?",
+                (assembly.status.value, assembly.progress, assembly.error, assembly.output_url,
+                 assembly.duration, assembly.id),
+            )
+
+
+def main(argv: Sequence[str] = sys.argv[1:]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: python -m kalinsky_adapters.sqlite DB_PATH")
+    db_path = Path(argv[0])
+    asyncio.run(init_db(db_path))
+    print(f"schema ready in {db_path}")
+
+
+if __name__ == "__main__":
+    main()

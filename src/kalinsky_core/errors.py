@@ -1,0 +1,39 @@
+"""Domain errors. Each carries the user-facing message; mapping to HTTP codes is the web layer's job."""
+
+from __future__ import annotations
+
+
+class KalinskyError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotIndexed(KalinskyError):
+    def __init__(self) -> None:
+        super().__init__("No index. Call POST /sources/reindex first.")
+
+
+class SourceNotFound(KalinskyError):
+    def __init__(self, ref: int | str) -> None:
+        super().__init__(f"Source {ref} not found")
+        self.ref = ref
+
+
+class InvalidClip(KalinskyError):
+    """A clip list that cannot be assembled: bad trim, empty list, bad numbers."""
+
+
+class AssemblyNotFound(KalinskyError):
+    def __init__(self) -> None:
+        super().__init__("Assembly not found")
+
+
+class ProbeFailed(KalinskyError):
+    """A media file that ffprobe (or another prober) cannot read as a video."""
+
+
+class RenderFailed(KalinskyError):
+    """A render step failed; the message is what the user sees in the assembly's `error`."""

@@ -1,0 +1,149 @@
+"""The domain model: sources, clips and the Assembly aggregate. Immutable values, no I/O."""
+
+from __future__ import annotations
+
+import enum
+from fractions import Fraction
+
+import attrs
+
+#: File extensions (lower case) that count as source videos.
+SOURCE_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm"})
+
+
+@attrs.frozen
+class MediaInfo:
+    """What a prober learns about one media file."""
+
+    duration: float
+    width: int
+    height: int
+    codec: str
+    frame_rate: str  # exact rational, e.g. "30/1" or "30000/1001"
+    has_audio: bool
+    file_size: int
+
+
+@attrs.frozen
+class Source:
+    """An indexed source video. `index` is 1-based, in filename order."""
+
+    index: int
+    filename: str
+    duration: float
+    resolution: str  # "WIDTHxHEIGHT" as displayed (rotation applied)
+    codec: str
+    file_size: int
+    width: int
+    height: int
+    frame_rate: str
+    has_audio: bool
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.frame_rate)
+
+    @classmethod
+    def from_media(cls, index: int, filename: str, info: MediaInfo) -> Source:
+        return cls(
+            index=index,
+            filename=filename,
+            duration=info.duration,
+            resolution=f"{info.width}x{info.height}",
+            codec=info.codec,
+            file_size=info.file_size,
+            width=info.width,
+            height=info.height,
+            frame_rate=info.frame_rate,
+            has_audio=info.has_audio,
+        )
+
+
+@attrs.frozen
+class SkippedFile:
+    """A file in the sources folder that could not be indexed, and why."""
+
+    filename: str
+    reason: str
+
+
+@attrs.frozen
+class SourceIndex:
+    """The result of a reindex: what was indexed and what was skipped."""
+
+    sources: tuple[Source, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+
+
+@attrs.frozen
+class ClipInput:
+    """A clip as a user asks for it: a source by 1-based index or exact filename, optional trim."""
+
+    source: int | str
+    start: float | None = None
+    end: float | None = None
+
+
+@attrs.frozen
+class Clip:
+    """A resolved clip of an assembly (the seed's ClipDetail). Times are seconds in the source."""
+
+    pos: int
+    filename: str
+    start: float
+    end: float
+    duration: float = attrs.field(init=False)
+
+    @duration.default
+    def _duration(self) -> float:
+        return self.end - self.start
+
+
+class AssemblyStatus(str, enum.Enum):
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not AssemblyStatus.PROCESSING
+
+
+@attrs.frozen
+class Assembly:
+    """The aggregate. What was asked (id, name, preview, clips, created) never changes after creation;
+    only the render state (status, progress, error, output_url, duration) moves on, through the methods below."""
+
+    id: str
+    name: str | None
+    preview: bool
+    clips: tuple[Clip, ...] = attrs.field(converter=tuple)
+    created: str  # ISO 8601, UTC
+    status: AssemblyStatus = AssemblyStatus.PROCESSING
+    progress: float = 0.0
+    error: str | None = None
+    output_url: str | None = None
+    duration: float | None = None
+
+    @clips.validator
+    def _clips_numbered_from_one(self, _attribute: attrs.Attribute, clips: tuple[Clip, ...]) -> None:
+        if not clips:
+            raise ValueError("an assembly has at least one clip")
+        if [clip.pos for clip in clips] != list(range(1, len(clips) + 1)):
+            raise ValueError("clip positions must be 1..n in order")
+
+    def with_progress(self, progress: float) -> Assembly:
+        return attrs.evolve(self, progress=min(max(progress, 0.0), 1.0))
+
+    def completed(self, output_url: str, duration: float) -> Assembly:
+        return attrs.evolve(
+            self, status=AssemblyStatus.DONE, progress=1.0, error=None, output_url=output_url, duration=duration
+        )
+
+    def failed(self, error: str) -> Assembly:
+        return attrs.evolve(self, status=AssemblyStatus.FAILED, error=error, output_url=None, duration=None)
+
+
+def assembly_id(sequence: int) -> str:
+    """`asm_001`, `asm_002`, ... (at least three digits, more when needed)."""
+    return f"asm_{sequence:03d}"

@@ -1,0 +1,90 @@
+"""The ports: what the core needs from the outside world. Adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from kalinsky_core.model import Assembly, MediaInfo, Source
+from kalinsky_core.plan import RenderPlan, SegmentPlan
+
+#: Called with the seconds of output a step has produced so far.
+ProgressCallback = Callable[[float], Awaitable[None]]
+
+
+@attrs.frozen
+class CutSegment:
+    """A segment file a cutter produced, and how it treated the video."""
+
+    pos: int
+    path: str
+    duration: float
+    video: str  # "reencode", "copy" or "smart"
+
+
+@attrs.frozen
+class RenderedOutput:
+    """The finished output of a render: its real duration as measured in the file."""
+
+    path: str
+    duration: float
+
+
+@runtime_checkable
+class MediaProber(Protocol):
+    async def list_files(self) -> list[str]:
+        """Names of the regular files in the sources folder (no sub-folders)."""
+        ...
+
+    async def probe(self, filename: str) -> MediaInfo:
+        """Probe one file of the sources folder; raise `ProbeFailed` with the reason if it is no usable video."""
+        ...
+
+
+@runtime_checkable
+class SegmentCutter(Protocol):
+    async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
+        """Write one segment of the plan; raise `RenderFailed` on failure."""
+        ...
+
+
+@runtime_checkable
+class Concatenator(Protocol):
+    async def concat(
+        self, plan: RenderPlan, segments: Sequence[CutSegment], progress: ProgressCallback
+    ) -> RenderedOutput:
+        """Join the segments into the assembly's result; it appears only once complete."""
+        ...
+
+    async def discard(self, assembly_id: str) -> None:
+        """Remove whatever a render of this assembly left behind (segments, partial results)."""
+        ...
+
+
+@runtime_checkable
+class AssemblyRepo(Protocol):
+    """Durable storage of the source index and of assemblies."""
+
+    async def replace_sources(self, sources: Sequence[Source]) -> None: ...
+
+    async def list_sources(self) -> tuple[Source, ...] | None:
+        """The indexed sources in index order, or None if no index was ever made."""
+        ...
+
+    async def next_sequence(self) -> int:
+        """A fresh assembly number, never handed out before (not even for a discarded assembly)."""
+        ...
+
+    async def add(self, assembly: Assembly) -> None: ...
+
+    async def get(self, assembly_id: str) -> Assembly | None: ...
+
+    async def list(self) -> list[Assembly]:
+        """All assemblies, newest first."""
+        ...
+
+    async def save_state(self, assembly: Assembly) -> None:
+        """Store the render state (status, progress, error, output_url, duration); nothing else changes."""
+        ...

@@ -1,0 +1,122 @@
+"""`create_app()`: the Litestar application, wired from a dependency-injector container."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from baize.asgi import Files
+from dependency_injector import providers
+from dependency_injector.ext.starlette import Lifespan
+from litestar import Litestar, MediaType, Request, Response, asgi
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.types import Receive, Scope, Send
+
+from kalinsky_core import services
+from kalinsky_core.errors import AssemblyNotFound, InvalidClip, KalinskyError, NotIndexed, SourceNotFound
+from kalinsky_web.config import Settings
+from kalinsky_web.container import Container
+from kalinsky_web.routes import AssembliesController, SourcesController
+
+log = logging.getLogger("kalinsky")
+
+#: The static frontend of a source checkout (frontend/ beside src/).
+FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
+
+_STATUS_OF: dict[type[KalinskyError], int] = {
+    NotIndexed: HTTP_409_CONFLICT,
+    SourceNotFound: HTTP_422_UNPROCESSABLE_ENTITY,
+    InvalidClip: HTTP_422_UNPROCESSABLE_ENTITY,
+    AssemblyNotFound: HTTP_404_NOT_FOUND,
+}
+
+
+def domain_error_response(_request: Request, error: KalinskyError) -> Response[dict[str, Any]]:
+    status = next((code for kind, code in _STATUS_OF.items() if isinstance(error, kind)), 500)
+    return Response({"status_code": status, "detail": error.message}, status_code=status)
+
+
+async def resolve(provider: providers.Provider) -> Any:
+    """The provider's object, awaited when it comes from (or depends on) an async resource."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+def from_container(provider: providers.Provider) -> Provide:
+    """A Litestar dependency taken from the container."""
+
+    async def dependency() -> Any:
+        return await resolve(provider)
+
+    return Provide(dependency)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await Response(
+        {"status_code": 404, "detail": "Not found"}, status_code=404, media_type=MediaType.JSON
+    ).to_asgi_response(app=None, request=Request(scope, receive, send))(scope, receive, send)
+
+
+def output_files(output_dir: Path):
+    """`/output/...`: finished renders, with Range requests (seeking), ETag and Last-Modified."""
+    files = Files(output_dir, handle_404=_not_found, cacheability="public", max_age=3600)
+
+    @asgi("/output", is_mount=True, copy_scope=True)
+    async def serve_output(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in {"GET", "HEAD"}:
+            raise NotFoundException()
+        await files(scope, receive, send)
+
+    return serve_output
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
+    """The Kalinsky web app. Pass `settings` (default: from the environment) or a ready `container`
+    (tests override its providers)."""
+    if container is None:
+        container = Container(settings=settings or Settings.from_env())
+    settings = container.settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        for folder in (settings.sources_dir, settings.output_dir, settings.data_dir, settings.db_path.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        async with Lifespan(container):
+            repo = await resolve(container.repo)
+            if settings.auto_reindex:
+                index = await services.reindex(await resolve(container.prober), repo)
+                log.info("indexed %d sources, skipped %d", len(index.sources), len(index.skipped))
+            runner = await resolve(container.runner)
+            for assembly in await services.unfinished_assemblies(repo):
+                log.info("rendering %s again: it was unfinished at the last stop", assembly.id)
+                runner.submit(assembly)
+            yield
+
+    route_handlers: list[Any] = [SourcesController, AssembliesController, output_files(settings.output_dir)]
+    if FRONTEND_DIR.is_dir():
+        route_handlers.append(
+            create_static_files_router(path="/", directories=[FRONTEND_DIR], html_mode=True, include_in_schema=False)
+        )
+    app = Litestar(
+        route_handlers=route_handlers,
+        dependencies={
+            "repo": from_container(container.repo),
+            "prober": from_container(container.prober),
+            "runner": from_container(container.runner),
+        },
+        exception_handlers={KalinskyError: domain_error_response},
+        cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
+        openapi_config=OpenAPIConfig(title="Kalinsky", version="0.1.0", path="/api/schema"),
+        lifespan=[lifespan],
+    )
+    app.state.container = container
+    return app

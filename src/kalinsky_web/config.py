@@ -1,0 +1,102 @@
+"""Settings from `KALINSKY_*` environment variables. A bad value stops startup with a message naming it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+PREFIX = "KALINSKY_"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the environment variable."""
+
+
+def _default_max_renders() -> int:
+    # One ffmpeg already keeps two cores busy; a second render at once only pays off from 4 cores up.
+    return 1 if (os.cpu_count() or 1) < 4 else 2
+
+
+@attrs.frozen
+class Settings:
+    sources_dir: Path = Path("sources")
+    output_dir: Path = Path("output")
+    data_dir: Path = Path("data")
+    db_path: Path = Path("data/kalinsky.db")
+    ffmpeg_bin: str | None = None
+    ffprobe_bin: str | None = None
+    audio_fade_ms: int = 50
+    audio_codec: str = "aac"
+    audio_bitrate: str = "128k"
+    auto_reindex: bool = True
+    max_renders: int = attrs.field(factory=_default_max_renders)
+    preview_height: int = 720
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def raw(name: str) -> str | None:
+            value = env.get(PREFIX + name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def integer(name: str, default: int, minimum: int) -> int:
+            value = raw(name)
+            if value is None:
+                return default
+            if not re.fullmatch(r"\d+", value) or int(value) < minimum:
+                raise ConfigError(f"{PREFIX}{name} must be a whole number >= {minimum}, got {value!r}")
+            return int(value)
+
+        def boolean(name: str, default: bool) -> bool:
+            value = raw(name)
+            if value is None:
+                return default
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ConfigError(f"{PREFIX}{name} must be true or false, got {value!r}")
+
+        def bitrate(name: str, default: str) -> str:
+            value = raw(name)
+            if value is None:
+                return default
+            if not re.fullmatch(r"\d+(\.\d+)?[kKM]?", value):
+                raise ConfigError(f"{PREFIX}{name} must be a bitrate like 128k, got {value!r}")
+            return value
+
+        def codec(name: str, default: str) -> str:
+            value = raw(name)
+            if value is None:
+                return default
+            if not re.fullmatch(r"[A-Za-z0-9_\-]+", value):
+                raise ConfigError(f"{PREFIX}{name} must be an ffmpeg encoder name like aac, got {value!r}")
+            return value
+
+        def executable(name: str) -> str | None:
+            value = raw(name)
+            if value is not None and shutil.which(value) is None:
+                raise ConfigError(f"{PREFIX}{name} is not an executable program: {value!r}")
+            return value
+
+        data_dir = Path(raw("DATA_DIR") or "data")
+        return cls(
+            sources_dir=Path(raw("SOURCES_DIR") or "sources"),
+            output_dir=Path(raw("OUTPUT_DIR") or "output"),
+            data_dir=data_dir,
+            db_path=Path(raw("DB_PATH") or data_dir / "kalinsky.db"),
+            ffmpeg_bin=executable("FFMPEG_BIN"),
+            ffprobe_bin=executable("FFPROBE_BIN"),
+            audio_fade_ms=integer("AUDIO_FADE_MS", 50, 0),
+            audio_codec=codec("AUDIO_CODEC", "aac"),
+            audio_bitrate=bitrate("AUDIO_BITRATE", "128k"),
+            auto_reindex=boolean("AUTO_REINDEX", True),
+            max_renders=integer("MAX_RENDERS", _default_max_renders(), 1),
+            preview_height=integer("PREVIEW_HEIGHT", 720, 16),
+        )

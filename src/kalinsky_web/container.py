@@ -1,0 +1,63 @@
+"""The composition root: which adapter implements which port, and their lifetimes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+
+from dependency_injector import containers, providers
+
+from kalinsky_adapters.binaries import find_executable
+from kalinsky_adapters.ffmpeg import FfmpegRenderer
+from kalinsky_adapters.ffprobe import FfprobeProber
+from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_core import services
+from kalinsky_core.ports import AssemblyRepo, Concatenator, SegmentCutter
+from kalinsky_core.runner import RenderRunner
+from kalinsky_web.config import Settings
+
+
+async def open_repo(settings: Settings) -> AsyncIterator[SqliteRepo]:
+    repo = await SqliteRepo(settings.db_path).open()
+    try:
+        yield repo
+    finally:
+        await repo.close()
+
+
+async def start_runner(
+    settings: Settings, repo: AssemblyRepo, cutter: SegmentCutter, concatenator: Concatenator
+) -> AsyncIterator[RenderRunner]:
+    render = functools.partial(
+        services.render_assembly,
+        repo=repo,
+        cutter=cutter,
+        concatenator=concatenator,
+        fade_ms=settings.audio_fade_ms,
+        preview_height=settings.preview_height,
+    )
+    runner = RenderRunner(render, max_concurrent=settings.max_renders)
+    try:
+        yield runner
+    finally:
+        await runner.aclose()
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    ffmpeg = providers.Singleton(find_executable, "ffmpeg", settings.provided.ffmpeg_bin)
+    ffprobe = providers.Singleton(find_executable, "ffprobe", settings.provided.ffprobe_bin)
+
+    repo = providers.Resource(open_repo, settings)
+    prober = providers.Singleton(FfprobeProber, settings.provided.sources_dir, ffprobe)
+    renderer = providers.Singleton(
+        FfmpegRenderer,
+        sources_dir=settings.provided.sources_dir,
+        output_dir=settings.provided.output_dir,
+        ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
+        audio_codec=settings.provided.audio_codec,
+        audio_bitrate=settings.provided.audio_bitrate,
+    )
+    runner = providers.Resource(start_runner, settings, repo, renderer, renderer)

@@ -1,0 +1,55 @@
+"""The HTTP API: /api/v1/sources and /api/v1/assemblies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import Dependency
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from kalinsky_core import services
+from kalinsky_core.model import Assembly, Source
+from kalinsky_core.ports import AssemblyRepo, MediaProber
+from kalinsky_core.runner import RenderRunner
+from kalinsky_web.schemas import AssemblyCreate, ReindexResult
+
+# Ports are Protocols: Litestar must not try to validate injected adapters against them.
+Repo = Annotated[AssemblyRepo, Dependency(skip_validation=True)]
+Prober = Annotated[MediaProber, Dependency(skip_validation=True)]
+Runner = Annotated[RenderRunner, Dependency(skip_validation=True)]
+
+
+class SourcesController(Controller):
+    path = "/api/v1/sources"
+    tags = ["sources"]
+
+    @post("/reindex", status_code=HTTP_200_OK, summary="Scan the sources folder with ffprobe; replace the index")
+    async def reindex(self, repo: Repo, prober: Prober) -> ReindexResult:
+        index = await services.reindex(prober, repo)
+        return ReindexResult(status="ok", count=len(index.sources), skipped=list(index.skipped))
+
+    @get("/", summary="The indexed sources (409 before the first reindex)")
+    async def list_sources(self, repo: Repo) -> list[Source]:
+        return list(await services.list_sources(repo))
+
+
+class AssembliesController(Controller):
+    path = "/api/v1/assemblies"
+    tags = ["assemblies"]
+
+    @post("/", status_code=HTTP_202_ACCEPTED, summary="Create an assembly and start rendering it")
+    async def create(self, data: AssemblyCreate, repo: Repo, runner: Runner) -> Assembly:
+        assembly = await services.create_assembly(
+            repo, [clip.to_domain() for clip in data.clips], name=data.name, preview=data.preview
+        )
+        runner.submit(assembly)
+        return assembly
+
+    @get("/", summary="All assemblies, newest first")
+    async def list_assemblies(self, repo: Repo) -> list[Assembly]:
+        return await repo.list()
+
+    @get("/{assembly_id:str}", summary="One assembly")
+    async def get_assembly(self, assembly_id: str, repo: Repo) -> Assembly:
+        return await services.get_assembly(repo, assembly_id)

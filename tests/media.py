@@ -1,0 +1,74 @@
+"""Test media made with ffmpeg's lavfi sources, and readers that check what a render holds.
+
+Frame-coded video: every frame shows its own index in binary as BITS vertical stripes (stripe i white when
+bit i is set), so decoding a rendered frame tells exactly which source frame it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from kalinsky_adapters.binaries import find_executable
+
+FFMPEG = find_executable("ffmpeg")
+FFPROBE = find_executable("ffprobe")
+BITS = 10  # up to 1024 distinct frames
+
+
+def _stripes(offset: int) -> str:
+    # `N` is the frame number inside geq; X/W picks the stripe.
+    return f"lum='255*mod(floor((N+{offset})/pow(2,floor(X*{BITS}/W))),2)':cb=128:cr=128"
+
+
+def make_video(
+    path: Path,
+    *,
+    duration: float = 3.0,
+    size: str = "320x240",
+    fps: str = "30",
+    audio: bool = True,
+    codec: str = "libx264",
+    gop: int = 30,
+    offset: int = 0,
+    extra: tuple[str, ...] = (),
+) -> Path:
+    """A frame-coded source; with audio a 440 Hz tone. `offset` is added to the coded frame numbers."""
+    argv = [FFMPEG, "-nostdin", "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"nullsrc=s={size}:r={fps}:d={duration},format=yuv420p,geq={_stripes(offset)}"]
+    if audio:
+        argv += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={duration}"]
+    argv += ["-map", "0:v"] + (["-map", "1:a", "-c:a", "aac" if path.suffix != ".webm" else "libopus"] if audio else [])
+    argv += ["-c:v", codec, "-g", str(gop), "-pix_fmt", "yuv420p", *extra, str(path)]
+    subprocess.run(argv, check=True)
+    return path
+
+
+def probe(path: Path) -> dict:
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def stream(report: dict, kind: str) -> dict | None:
+    return next((s for s in report["streams"] if s["codec_type"] == kind), None)
+
+
+def frame_indices(path: Path, row_fraction: float = 0.75) -> list[int]:
+    """Decode every frame of `path` and read back the frame number coded in its stripes."""
+    video = stream(probe(path), "video")
+    width, height = int(video["width"]), int(video["height"])
+    row = min(height - 2, int(height * row_fraction)) // 2 * 2
+    raw = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+         "-vf", f"crop={width}:2:0:{row}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        check=True, capture_output=True,
+    ).stdout
+    frames = []
+    for start in range(0, len(raw), 2 * width):
+        line = raw[start:start + width]
+        frames.append(sum(1 << bit for bit in range(BITS) if line[int((bit + 0.5) * width / BITS)] > 127))
+    return frames
