@@ -47,6 +47,7 @@ class InMemoryRepo:
             stored,
             status=assembly.status,
             progress=assembly.progress,
+            eta_seconds=assembly.eta_seconds,
             error=assembly.error,
             output_url=assembly.output_url,
             duration=assembly.duration,

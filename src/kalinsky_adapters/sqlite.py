@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS assemblies (
     output_url  TEXT,
     duration    REAL,
     created     TEXT NOT NULL,
-    progress    REAL NOT NULL DEFAULT 0
+    progress    REAL NOT NULL DEFAULT 0,
+    eta_seconds REAL
 );
 CREATE TABLE IF NOT EXISTS clips (
     assembly_id TEXT NOT NULL REFERENCES assemblies(id),
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 _SOURCE_COLUMNS = "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio"
-_ASSEMBLY_COLUMNS = "id, name, status, error, preview, output_url, duration, created, progress"
+_ASSEMBLY_COLUMNS = "id, name, status, error, preview, output_url, duration, created, progress, eta_seconds"
 
 
 async def init_db(db_path: Path) -> None:
@@ -163,9 +164,9 @@ class SqliteRepo:
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (assembly.id, assembly.name, assembly.status.value, assembly.error, int(assembly.preview),
-                 assembly.output_url, assembly.duration, assembly.created, assembly.progress),
+                 assembly.output_url, assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds),
             )
             await db.executemany(
                 'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration) VALUES (?, ?, ?, ?, ?, ?)',
@@ -204,6 +205,7 @@ class SqliteRepo:
                 duration=row[6],
                 created=row[7],
                 progress=row[8],
+                eta_seconds=row[9],
                 clips=tuple(clips[row[0]]),
             )
             for row in rows
@@ -219,10 +221,10 @@ class SqliteRepo:
     async def save_state(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE assemblies SET status = ?, progress = ?, error = ?, output_url = ?, duration = ? "
-                "WHERE id = ?",
-                (assembly.status.value, assembly.progress, assembly.error, assembly.output_url,
-                 assembly.duration, assembly.id),
+                "UPDATE assemblies SET status = ?, progress = ?, eta_seconds = ?, error = ?, output_url = ?, "
+                "duration = ? WHERE id = ?",
+                (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error,
+                 assembly.output_url, assembly.duration, assembly.id),
             )
 
 

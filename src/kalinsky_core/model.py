@@ -121,6 +121,7 @@ class Assembly:
     created: str  # ISO 8601, UTC
     status: AssemblyStatus = AssemblyStatus.PROCESSING
     progress: float = 0.0
+    eta_seconds: float | None = None  # estimated seconds until the render is done, while it runs
     error: str | None = None
     output_url: str | None = None
     duration: float | None = None
@@ -132,16 +133,24 @@ class Assembly:
         if [clip.pos for clip in clips] != list(range(1, len(clips) + 1)):
             raise ValueError("clip positions must be 1..n in order")
 
-    def with_progress(self, progress: float) -> Assembly:
-        return attrs.evolve(self, progress=min(max(progress, 0.0), 1.0))
+    def with_progress(self, progress: float, eta_seconds: float | None = None) -> Assembly:
+        return attrs.evolve(self, progress=min(max(progress, 0.0), 1.0), eta_seconds=eta_seconds)
 
     def completed(self, output_url: str, duration: float) -> Assembly:
         return attrs.evolve(
-            self, status=AssemblyStatus.DONE, progress=1.0, error=None, output_url=output_url, duration=duration
+            self,
+            status=AssemblyStatus.DONE,
+            progress=1.0,
+            eta_seconds=None,
+            error=None,
+            output_url=output_url,
+            duration=duration,
         )
 
     def failed(self, error: str) -> Assembly:
-        return attrs.evolve(self, status=AssemblyStatus.FAILED, error=error, output_url=None, duration=None)
+        return attrs.evolve(
+            self, status=AssemblyStatus.FAILED, eta_seconds=None, error=error, output_url=None, duration=None
+        )
 
 
 def assembly_id(sequence: int) -> str:

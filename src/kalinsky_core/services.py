@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -95,16 +96,22 @@ def output_url(assembly_id: str) -> str:
 
 
 class _ProgressRecorder:
-    """Turns per-step seconds into the assembly's overall progress, storing it in coarse steps."""
+    """Turns per-step seconds into the assembly's overall progress and ETA, storing them in coarse steps."""
 
-    def __init__(self, repo: AssemblyRepo, assembly: Assembly, total_seconds: float) -> None:
+    def __init__(self, repo: AssemblyRepo, assembly: Assembly) -> None:
         self.repo = repo
         self.assembly = assembly
-        self.total = max(total_seconds, 1e-9)
         self.stored = assembly.progress
+        self.started = time.monotonic()
+
+    def eta(self, fraction: float) -> float | None:
+        """Seconds left, assuming the rest goes at the average speed so far."""
+        if fraction < PROGRESS_STEP:
+            return None
+        return round((time.monotonic() - self.started) * (1 - fraction) / fraction, 1)
 
     async def record(self, fraction: float) -> None:
-        self.assembly = self.assembly.with_progress(fraction)
+        self.assembly = self.assembly.with_progress(fraction, self.eta(fraction))
         if self.assembly.progress - self.stored >= PROGRESS_STEP:
             self.stored = self.assembly.progress
             await self.repo.save_state(self.assembly)
@@ -139,7 +146,7 @@ async def render_assembly(
             fade_ms=fade_ms,
             preview_height=preview_height,
         )
-        recorder = _ProgressRecorder(repo, assembly.with_progress(0.0), plan.duration)
+        recorder = _ProgressRecorder(repo, assembly.with_progress(0.0))
         await repo.save_state(recorder.assembly)
         cut_segments = []
         base = 0.0

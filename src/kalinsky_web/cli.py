@@ -43,3 +43,7 @@ def init_db() -> None:
     settings = _settings()
     asyncio.run(create_schema(settings.db_path))
     click.echo(f"schema ready in {settings.db_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from media import make_video
+
+
+@pytest.fixture(scope="session")
+def media_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated sources, made once per run: copy them where a test needs them (`sources_dir`)."""
+    folder = tmp_path_factory.mktemp("library")
+    make_video(folder / "a.mp4", duration=4.0)  # 320x240, 30 fps, tone, keyframe every second
+    make_video(folder / "b.mov", duration=3.0, size="160x120", fps="25", audio=False, offset=500)
+    (folder / "broken.mp4").write_bytes(b"this is not a video")
+    (folder / "notes.txt").write_text("ignored: not a video extension")
+    return folder
+
+
+@pytest.fixture
+def sources_dir(tmp_path: Path, media_library: Path) -> Path:
+    folder = tmp_path / "sources"
+    shutil.copytree(media_library, folder)
+    return folder

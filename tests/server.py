@@ -1,0 +1,77 @@
+"""Starting the real `kalinsky serve` process for end-to-end, browser and deploy tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+KALINSKY = str(Path(sys.executable).with_name("kalinsky"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_json(method: str, url: str, body: object | None = None, timeout: float = 30) -> tuple[int, object]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_for_assembly(base_url: str, assembly_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, assembly = http_json("GET", f"{base_url}/api/v1/assemblies/{assembly_id}")
+        if assembly["status"] != "processing":
+            return assembly
+        time.sleep(0.2)
+    raise TimeoutError(f"{assembly_id} still processing after {timeout} s")
+
+
+@contextlib.contextmanager
+def running_server(workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+    """`kalinsky serve` in `workdir` (its sources/, output/, data/ are the defaults); yields the base URL."""
+    port = port or free_port()
+    log = open(workdir / "server.log", "ab")
+    process = subprocess.Popen(
+        [KALINSKY, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=workdir,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}: {(workdir / 'server.log').read_text()}")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{base_url}/api/v1/assemblies", timeout=2).close()
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not start")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
