@@ -72,3 +72,17 @@ def frame_indices(path: Path, row_fraction: float = 0.75) -> list[int]:
         line = raw[start:start + width]
         frames.append(sum(1 << bit for bit in range(BITS) if line[int((bit + 0.5) * width / BITS)] > 127))
     return frames
+
+
+def audio_samples(path: Path, rate: int = 48000) -> list[int]:
+    """The audio track as mono 16-bit samples."""
+    raw = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
+         "-f", "s16le", "-"],
+        check=True, capture_output=True,
+    ).stdout
+    return list(memoryview(raw).cast("h"))
+
+
+def rms(samples: list[int]) -> float:
+    return (sum(s * s for s in samples) / max(len(samples), 1)) ** 0.5

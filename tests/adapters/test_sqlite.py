@@ -1,0 +1,75 @@
+"""SqliteRepo on a real database file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+from samples import assembly, sources
+
+from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_core.model import AssemblyStatus
+
+
+async def test_sources_round_trip_and_an_empty_index_differs_from_none(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.list_sources() is None
+        await repo.replace_sources(sources())
+        assert await repo.list_sources() == sources()
+        await repo.replace_sources(())
+        assert await repo.list_sources() == ()
+
+
+async def test_assemblies_survive_a_reopen_newest_first_with_their_clips(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        first, second = assembly(await repo.next_sequence()), assembly(await repo.next_sequence(), preview=False)
+        await repo.add(first)
+        await repo.add(second)
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.list() == [second, first]
+        assert await repo.get(first.id) == first
+        assert await repo.get("asm_999") is None
+
+
+async def test_save_state_changes_only_the_render_state(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        original = assembly(await repo.next_sequence())
+        await repo.add(original)
+        tampered = attrs.evolve(
+            original.completed("/output/asm_001/result.mp4", 2.5),
+            name="renamed", preview=not original.preview, clips=original.clips[:1], created="later",
+        )
+        await repo.save_state(tampered)
+        stored = await repo.get(original.id)
+    assert (stored.status, stored.output_url, stored.duration) == (
+        AssemblyStatus.DONE, "/output/asm_001/result.mp4", 2.5)
+    assert (stored.name, stored.preview, stored.clips, stored.created) == (
+        original.name, original.preview, original.clips, original.created)
+
+
+async def test_sequence_never_hands_out_a_number_twice(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        numbers = list(await asyncio.gather(*(repo.next_sequence() for _ in range(20))))
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        numbers.append(await repo.next_sequence())  # a number taken but never stored is not reused either
+    assert numbers == sorted(set(numbers)) and numbers[-1] == 21
+
+
+async def test_database_is_in_wal_mode(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db"):
+        pass
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"sources", "assemblies", "clips"} <= tables
+
+
+def test_schema_can_be_created_from_the_command_line(tmp_path: Path) -> None:
+    db_path = tmp_path / "deploy" / "kalinsky.db"
+    subprocess.run([sys.executable, "-m", "kalinsky_adapters.sqlite", str(db_path)], check=True, capture_output=True)
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM assemblies").fetchone() == (0,)

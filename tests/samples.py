@@ -1,0 +1,30 @@
+"""Domain values for tests that need no files behind them."""
+
+from kalinsky_core.model import Assembly, Clip, MediaInfo, Source, assembly_id
+
+
+def source(index: int = 1, filename: str = "a.mp4", duration: float = 10.0, fps: str = "30", **extra) -> Source:
+    info = MediaInfo(
+        duration=duration,
+        width=extra.pop("width", 320),
+        height=extra.pop("height", 240),
+        codec="h264",
+        frame_rate=fps,
+        has_audio=extra.pop("has_audio", True),
+        file_size=1000,
+    )
+    return Source.from_media(index, filename, info)
+
+
+def sources() -> tuple[Source, ...]:
+    return (source(1, "a.mp4", 4.0, fps="30000/1001"), source(2, "it's b.mov", 4.0, has_audio=False))
+
+
+def assembly(sequence: int, preview: bool = True) -> Assembly:
+    return Assembly(
+        id=assembly_id(sequence),
+        name=f"cut {sequence}",
+        preview=preview,
+        clips=(Clip(pos=1, filename="a.mp4", start=0.5, end=1.25), Clip(pos=2, filename="it's b.mov", start=0, end=4)),
+        created=f"2026-01-0{sequence}T00:00:00.000Z",
+    )
