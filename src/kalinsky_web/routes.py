@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, get, post
-from litestar.params import Dependency
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from kalinsky_core import services
@@ -14,10 +13,10 @@ from kalinsky_core.ports import AssemblyRepo, MediaProber
 from kalinsky_core.runner import RenderRunner
 from kalinsky_web.schemas import AssemblyCreate, ReindexResult
 
-# Ports are Protocols: Litestar must not try to validate injected adapters against them.
-Repo = Annotated[AssemblyRepo, Dependency(skip_validation=True)]
-Prober = Annotated[MediaProber, Dependency(skip_validation=True)]
-Runner = Annotated[RenderRunner, Dependency(skip_validation=True)]
+# Injected by name from the container. Ports are Protocols: Litestar must not validate adapters against them.
+Repo = NamedDependency[SkipValidation[AssemblyRepo]]
+Prober = NamedDependency[SkipValidation[MediaProber]]
+Runner = NamedDependency[SkipValidation[RenderRunner]]
 
 
 class SourcesController(Controller):
