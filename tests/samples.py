@@ -1,6 +1,8 @@
 """Domain values for tests that need no files behind them."""
 
-from kalinsky_core.model import Assembly, Clip, MediaInfo, Source, assembly_id
+from kalinsky_core.model import Assembly, Clip, MediaInfo, Source, VideoCoding, assembly_id
+
+H264 = VideoCoding(codec="h264", profile="High", level=40, pix_fmt="yuv420p", reorder_depth=2, time_base="1/15360")
 
 
 def source(index: int = 1, filename: str = "a.mp4", duration: float = 10.0, fps: str = "30", **extra) -> Source:
@@ -12,12 +14,18 @@ def source(index: int = 1, filename: str = "a.mp4", duration: float = 10.0, fps:
         frame_rate=fps,
         has_audio=extra.pop("has_audio", True),
         file_size=1000,
+        coding=extra.pop("coding", None),
+        keyframes=extra.pop("keyframes", ()),
+        frame_count=extra.pop("frame_count", None),
     )
     return Source.from_media(index, filename, info)
 
 
 def sources() -> tuple[Source, ...]:
-    return (source(1, "a.mp4", 4.0, fps="30000/1001"), source(2, "it's b.mov", 4.0, has_audio=False))
+    return (
+        source(1, "a.mp4", 4.0, fps="30000/1001", coding=H264, keyframes=(0, 30, 60, 90), frame_count=120),
+        source(2, "it's b.mov", 4.0, has_audio=False),
+    )
 
 
 def assembly(sequence: int, preview: bool = True) -> Assembly:

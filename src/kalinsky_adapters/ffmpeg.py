@@ -1,9 +1,13 @@
 """SegmentCutter and Concatenator with ffmpeg.
 
-Each clip is decoded from its exact first frame and encoded to the output's picture (H.264), with its
-audio normalized to 48 kHz stereo PCM, padded or trimmed to the segment's exact video length and faded at
-both ends; segments are `.mov` files because MP4 does not carry PCM. The join copies the video and encodes
-the audio once (to AAC by default), so no encoder priming piles up at the joins.
+A clip's video is made of the pieces the plan gives: runs of whole GOPs are copied as coded (starting exactly
+at a keyframe, stopping after a frame count), the frames around them are decoded from their exact first frame
+and encoded to the output's picture with libx264 set up like the copied frames (profile, level, B-frame delay,
+time scale), so that the joined stream plays as one. Each piece is a video-only `.mov`.
+
+A clip's audio is one 48 kHz stereo PCM `.wav`, padded or trimmed to the clip's exact video length and faded
+at both ends (silence for a source without audio). The join copies the video pieces and encodes the audio once
+(AAC by default), so no encoder priming piles up at the joins.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 import os
 import shutil
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import attrs
@@ -23,7 +28,7 @@ from kalinsky_adapters import process
 from kalinsky_adapters.binaries import find_font
 from kalinsky_adapters.process import file_url
 from kalinsky_core.errors import RenderFailed
-from kalinsky_core.plan import RenderPlan, SegmentPlan
+from kalinsky_core.plan import Piece, RenderPlan, SegmentPlan
 from kalinsky_core.ports import CutSegment, ProgressCallback, RenderedOutput
 
 AUDIO_RATE = 48000
@@ -45,6 +50,24 @@ class EncoderSettings:
     crf: int
 
 
+#: ffprobe's profile names → libx264's.
+_X264_PROFILES = {"High": "high", "Main": "main", "Constrained Baseline": "baseline", "Baseline": "baseline"}
+#: B-frame delay (frames) → the libx264 settings that give it.
+_X264_REORDER = {
+    0: ["-bf", "0"],
+    1: ["-bf", "2", "-x264-params", "b-pyramid=none"],
+    2: ["-bf", "3", "-x264-params", "b-pyramid=normal"],
+}
+
+
+def timescale(plan: RenderPlan) -> int:
+    """The video track's time scale for every piece: the copied frames' own, else a multiple of the frame rate."""
+    if plan.output.coding is not None:
+        return Fraction(plan.output.coding.time_base).denominator
+    numerator = plan.output.fps.numerator
+    return numerator * math.ceil(10_000 / numerator)
+
+
 @attrs.define
 class FfmpegRenderer:
     sources_dir: Path
@@ -56,6 +79,11 @@ class FfmpegRenderer:
     clean: EncoderSettings = EncoderSettings(preset="fast", crf=18)
     preview: EncoderSettings = EncoderSettings(preset="ultrafast", crf=26)
     font: str | None = None  # found on first preview render when not given
+    parallel: int = 2  # ffmpeg processes at once within one render
+    _slots: asyncio.Semaphore = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.parallel)
 
     def assembly_dir(self, assembly_id: str) -> Path:
         return self.output_dir / assembly_id
@@ -95,7 +123,7 @@ class FfmpegRenderer:
             steps.append(self._timecode_filter(segment, out.height))
         return ",".join(steps)
 
-    def _audio_filter(self, segment: SegmentPlan, label: str) -> str:
+    def _audio_filter(self, segment: SegmentPlan) -> str:
         duration = segment.duration
         steps = [
             f"aresample={AUDIO_RATE}",
@@ -107,57 +135,100 @@ class FfmpegRenderer:
         if segment.fade > 0:
             steps.append(f"afade=t=in:st=0:d={segment.fade:.6f}")
             steps.append(f"afade=t=out:st={duration - segment.fade:.6f}:d={segment.fade:.6f}")
-        return f"[{label}]" + ",".join(steps) + "[a]"
+        return ",".join(steps)
 
-    def cut_command(self, plan: RenderPlan, segment: SegmentPlan, destination: Path) -> list[str]:
-        encoder = self.preview if plan.preview else self.clean
-        # Read a little past the last frame: the video stops at its frame count, the audio at its sample count.
-        read = segment.end - segment.seek + 1.0
-        argv = [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1",
-                "-stats_period", "0.5",
-                "-ss", _us(segment.seek), "-t", _us(read), "-i", file_url(self.sources_dir / segment.filename)]
+    def _head(self) -> list[str]:
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1",
+                "-stats_period", "0.5"]
+
+    def _source(self, segment: SegmentPlan) -> str:
+        return file_url(self.sources_dir / segment.filename)
+
+    def audio_command(self, segment: SegmentPlan, destination: Path) -> list[str]:
+        """The clip's audio as 48 kHz stereo PCM, exactly as long as its video, faded in and out;
+        silence for a source without audio."""
         if segment.has_audio:
-            audio_label = "0:a:0"
+            # Read a little past the clip: apad/atrim make the length exact.
+            source = ["-ss", _us(segment.seek), "-t", _us(segment.duration + 1.0), "-i", self._source(segment)]
         else:
-            argv += ["-f", "lavfi", "-t", _us(segment.duration + 1.0), "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo"]
-            audio_label = "1:a:0"
-        graph = f"[0:v:0]{self._video_filter(plan, segment)}[v];{self._audio_filter(segment, audio_label)}"
-        return argv + [
-            "-filter_complex", graph,
-            "-map", "[v]", "-map", "[a]",
-            "-frames:v", str(segment.output_frames),
-            "-c:v", "libx264", "-preset", encoder.preset, "-crf", str(encoder.crf), "-pix_fmt", "yuv420p",
-            "-c:a", "pcm_s16le",
-            "-f", "mov", file_url(destination),
-        ]
+            source = ["-f", "lavfi", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo"]
+        return [*self._head(), *source, "-map", "0:a:0", "-af", self._audio_filter(segment),
+                "-c:a", "pcm_s16le", "-f", "wav", file_url(destination)]
+
+    def _encoder_args(self, plan: RenderPlan) -> list[str]:
+        settings = self.preview if plan.preview else self.clean
+        args = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p"]
+        coding = plan.output.coding
+        if coding is not None:  # encode like the frames that get copied next to these
+            args += ["-profile:v", _X264_PROFILES.get(coding.profile, "high")]
+            if coding.level > 0:
+                args += ["-level:v", f"{coding.level / 10:g}"]
+            args += _X264_REORDER[coding.reorder_depth]
+        return args + ["-video_track_timescale", str(timescale(plan))]
+
+    def piece_command(self, plan: RenderPlan, segment: SegmentPlan, piece: Piece, destination: Path) -> list[str]:
+        if piece.copy:
+            return [*self._head(), "-ss", _us(piece.seek), "-i", self._source(segment), "-map", "0:v:0",
+                    "-c:v", "copy", "-frames:v", str(piece.frames), "-an",
+                    "-video_track_timescale", str(timescale(plan)), "-f", "mov", file_url(destination)]
+        read = piece.source_seconds + 1.0  # a little past the last frame: -frames:v makes the end exact
+        return [*self._head(), "-ss", _us(piece.seek), "-t", _us(read), "-i", self._source(segment),
+                "-map", "0:v:0", "-vf", self._video_filter(plan, segment), "-frames:v", str(piece.output_frames),
+                *self._encoder_args(plan), "-an", "-f", "mov", file_url(destination)]
+
+    async def _run(self, argv: list[str], what: str, progress: ProgressCallback | None = None) -> None:
+        async with self._slots:
+            done = await process.run(argv, progress)
+        if done.returncode != 0:
+            raise RenderFailed(f"ffmpeg failed on {what}, exit {done.returncode}: {done.stderr_tail}")
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
         folder = self.segments_dir(plan.assembly_id)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        destination = folder / f"{segment.pos:03d}.mov"
-        done = await process.run(self.cut_command(plan, segment, destination), progress)
-        if done.returncode != 0:
-            raise RenderFailed(
-                f"ffmpeg failed on clip {segment.pos} ({segment.filename}), exit {done.returncode}: {done.stderr_tail}"
-            )
-        return CutSegment(pos=segment.pos, path=str(destination), duration=segment.duration, video="reencode")
+        stem = folder / f"{segment.pos:03d}"
+        what = f"clip {segment.pos} ({segment.filename})"
+        fps = plan.output.fps
+        done = [0.0] * len(segment.pieces)
+
+        def piece_progress(n: int, seconds_of_piece: float):
+            async def report(seconds: float) -> None:
+                done[n] = min(seconds, seconds_of_piece)
+                await progress(sum(done))
+
+            return report
+
+        videos = [stem.with_name(f"{stem.name}-{n}.mov") for n in range(len(segment.pieces))]
+        audio = stem.with_suffix(".wav")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._run(self.audio_command(segment, audio), what))
+                for n, (piece, video) in enumerate(zip(segment.pieces, videos)):
+                    seconds = piece.output_frames / float(fps)
+                    group.create_task(
+                        self._run(self.piece_command(plan, segment, piece, video), what, piece_progress(n, seconds))
+                    )
+        except* RenderFailed as failures:
+            raise failures.exceptions[0] from None
+        return CutSegment(
+            pos=segment.pos, video_files=tuple(map(str, videos)), audio_file=str(audio), duration=segment.duration
+        )
 
     # -- joining ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def concat_list(segments: Sequence[CutSegment]) -> str:
+    def concat_list(files: Sequence[str]) -> str:
         lines = []
-        for segment in segments:
-            quoted = str(Path(segment.path).resolve()).replace("'", "'\\''")
+        for name in files:
+            quoted = str(Path(name).resolve()).replace("'", "'\\''")
             lines.append(f"file '{quoted}'")
         return "\n".join(lines) + "\n"
 
-    def concat_command(self, list_file: Path, destination: Path) -> list[str]:
+    def concat_command(self, video_list: Path, audio_list: Path, destination: Path) -> list[str]:
         return [
-            self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1",
-            "-stats_period", "0.5",
-            "-f", "concat", "-safe", "0", "-i", file_url(list_file),
-            "-map", "0:v:0", "-map", "0:a:0",
+            *self._head(),
+            "-f", "concat", "-safe", "0", "-i", file_url(video_list),
+            "-f", "concat", "-safe", "0", "-i", file_url(audio_list),
+            "-map", "0:v:0", "-map", "1:a:0",
             "-c:v", "copy",
             "-af", "aresample=async=1:min_hard_comp=0.01:first_pts=0",
             "-c:a", self.audio_codec, "-b:a", self.audio_bitrate,
@@ -169,13 +240,14 @@ class FfmpegRenderer:
         self, plan: RenderPlan, segments: Sequence[CutSegment], progress: ProgressCallback
     ) -> RenderedOutput:
         work = self.segments_dir(plan.assembly_id)
-        list_file = work / "concat.txt"
+        video_list, audio_list = work / "video.txt", work / "audio.txt"
         partial = work / "result.mp4"
         final = self.assembly_dir(plan.assembly_id) / "result.mp4"
-        await asyncio.to_thread(list_file.write_text, self.concat_list(segments), "utf-8")
-        done = await process.run(self.concat_command(list_file, partial), progress)
-        if done.returncode != 0:
-            raise RenderFailed(f"ffmpeg failed joining the clips, exit {done.returncode}: {done.stderr_tail}")
+        await asyncio.to_thread(
+            video_list.write_text, self.concat_list([f for s in segments for f in s.video_files]), "utf-8"
+        )
+        await asyncio.to_thread(audio_list.write_text, self.concat_list([s.audio_file for s in segments]), "utf-8")
+        await self._run(self.concat_command(video_list, audio_list, partial), "joining the clips", progress)
         duration = await self.measure_duration(partial)
         await asyncio.to_thread(os.replace, partial, final)
         await asyncio.to_thread(shutil.rmtree, work, True)

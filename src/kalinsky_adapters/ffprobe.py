@@ -8,10 +8,12 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+import attrs
+
 from kalinsky_adapters import process
 from kalinsky_adapters.process import file_url
 from kalinsky_core.errors import ProbeFailed
-from kalinsky_core.model import MediaInfo
+from kalinsky_core.model import MediaInfo, VideoCoding
 
 #: Pictures attached to audio files (cover art) are video streams too; they are not a video.
 _ATTACHED_PIC = "attached_pic"
@@ -44,8 +46,41 @@ def _duration(stream: dict, container: dict) -> float:
     raise ProbeFailed("no duration")
 
 
+def _coding(video: dict, container: dict) -> VideoCoding | None:
+    """How the video is coded; None where its frames are never copied (containers other than MP4/MOV, whose
+    time stamps are too coarse or loose to join copied frames exactly)."""
+    if "mp4" not in str(container.get("format_name", "")):  # ffprobe calls MP4 and MOV "mov,mp4,m4a,3gp,..."
+        return None
+    return VideoCoding(
+        codec=str(video.get("codec_name") or "unknown"),
+        profile=str(video.get("profile") or ""),
+        level=int(video.get("level") or 0),
+        pix_fmt=str(video.get("pix_fmt") or ""),
+        reorder_depth=int(video.get("has_b_frames") or 0),
+        time_base=str(video.get("time_base") or ""),
+        rotation=_rotation(video),
+        constant_rate=video.get("avg_frame_rate") == video.get("r_frame_rate"),
+    )
+
+
+def keyframes_from_packets(csv: str, start_time: float, fps: Fraction) -> tuple[tuple[int, ...], int]:
+    """Keyframe indices and the frame count from `-show_entries packet=pts_time,flags -of csv=p=0` lines.
+
+    A frame's index is its time from the file's start in frames, as `-ss` addresses the file.
+    """
+    keyframes, count = [], 0
+    for line in csv.splitlines():
+        pts, _, flags = line.partition(",")
+        if "D" in flags or not pts or pts == "N/A":  # packets an edit list discards are never shown
+            continue
+        count += 1
+        if flags.startswith("K"):
+            keyframes.append(round((float(pts) - start_time) * fps))
+    return tuple(sorted(set(keyframes))), count
+
+
 def media_info_from_probe(report: dict, file_size: int) -> MediaInfo:
-    """MediaInfo from ffprobe's JSON (`-show_format -show_streams`)."""
+    """MediaInfo from ffprobe's JSON (`-show_format -show_streams`), without keyframes."""
     streams = report.get("streams") or []
     videos = [s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get(
         _ATTACHED_PIC)]
@@ -57,14 +92,16 @@ def media_info_from_probe(report: dict, file_size: int) -> MediaInfo:
         raise ProbeFailed("video stream without a picture size")
     if _rotation(video) % 180:
         width, height = height, width
+    container = report.get("format") or {}
     return MediaInfo(
-        duration=_duration(video, report.get("format") or {}),
+        duration=_duration(video, container),
         width=width,
         height=height,
         codec=str(video.get("codec_name") or "unknown"),
         frame_rate=_frame_rate(video),
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         file_size=file_size,
+        coding=_coding(video, container),
     )
 
 
@@ -100,7 +137,19 @@ class FfprobeProber:
             report = json.loads(done.stdout)
         except json.JSONDecodeError as error:
             raise ProbeFailed("unreadable ffprobe output") from error
-        return media_info_from_probe(report, file_size)
+        info = media_info_from_probe(report, file_size)
+        if info.coding is None or not info.coding.copyable:
+            return info
+        return await self._with_keyframes(path, info, float((report.get("format") or {}).get("start_time") or 0))
+
+    async def _with_keyframes(self, path: Path, info: MediaInfo, start_time: float) -> MediaInfo:
+        """Add keyframe positions (read from packet flags: fast, nothing is decoded) to a copyable video."""
+        done = await process.run([self.ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                  "packet=pts_time,flags", "-of", "csv=p=0", file_url(path)])
+        if done.returncode != 0:
+            raise ProbeFailed((done.stderr_tail.splitlines() or ["cannot read the video packets"])[-1])
+        keyframes, count = keyframes_from_packets(done.stdout, start_time, Fraction(info.frame_rate))
+        return attrs.evolve(info, keyframes=keyframes, frame_count=count)
 
     async def probe(self, filename: str) -> MediaInfo:
         return await self.probe_path(self.sources_dir / filename)

@@ -88,8 +88,13 @@ class FakeRenderer:
         await progress(segment.duration / 2)
         await progress(segment.duration)
         self.cuts.append(segment)
-        return CutSegment(pos=segment.pos, path=f"{plan.assembly_id}/{segment.pos:03d}", duration=segment.duration,
-                          video="reencode")
+        stem = f"{plan.assembly_id}/{segment.pos:03d}"
+        return CutSegment(
+            pos=segment.pos,
+            video_files=tuple(f"{stem}-{n}.mov" for n in range(len(segment.pieces))),
+            audio_file=f"{stem}.wav",
+            duration=segment.duration,
+        )
 
     async def concat(
         self, plan: RenderPlan, segments: Sequence[CutSegment], progress: ProgressCallback

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiosqlite
+import attrs
 
-from kalinsky_core.model import Assembly, AssemblyStatus, Clip, Source
+from kalinsky_core.model import Assembly, AssemblyStatus, Clip, Source, VideoCoding
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -26,7 +28,10 @@ CREATE TABLE IF NOT EXISTS sources (
     width       INTEGER NOT NULL,
     height      INTEGER NOT NULL,
     frame_rate  TEXT NOT NULL,
-    has_audio   INTEGER NOT NULL
+    has_audio   INTEGER NOT NULL,
+    coding      TEXT,              -- JSON of VideoCoding, NULL when unknown
+    keyframes   TEXT NOT NULL DEFAULT '[]',  -- JSON array of frame indices
+    frame_count INTEGER
 );
 CREATE TABLE IF NOT EXISTS assemblies (
     id          TEXT PRIMARY KEY,
@@ -47,6 +52,7 @@ CREATE TABLE IF NOT EXISTS clips (
     start       REAL NOT NULL,
     "end"       REAL NOT NULL,
     duration    REAL NOT NULL,
+    video       TEXT NOT NULL DEFAULT 'reencode',
     PRIMARY KEY (assembly_id, pos)
 );
 -- kalinsky's own bookkeeping: whether an index was ever made, the last assembly number handed out
@@ -56,7 +62,10 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
-_SOURCE_COLUMNS = "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio"
+_SOURCE_COLUMNS = (
+    "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio, coding, keyframes, "
+    "frame_count"
+)
 _ASSEMBLY_COLUMNS = "id, name, status, error, preview, output_url, duration, created, progress, eta_seconds"
 
 
@@ -67,6 +76,12 @@ async def init_db(db_path: Path) -> None:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.executescript(SCHEMA)
         await db.commit()
+
+
+def _source_row(s: Source) -> tuple:
+    coding = None if s.coding is None else json.dumps(attrs.asdict(s.coding))
+    return (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height, s.frame_rate,
+            int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count)
 
 
 def _source(row: aiosqlite.Row) -> Source:
@@ -81,6 +96,9 @@ def _source(row: aiosqlite.Row) -> Source:
         height=row[7],
         frame_rate=row[8],
         has_audio=bool(row[9]),
+        coding=None if row[10] is None else VideoCoding(**json.loads(row[10])),
+        keyframes=tuple(json.loads(row[11])),
+        frame_count=row[12],
     )
 
 
@@ -132,12 +150,8 @@ class SqliteRepo:
         async with self._transaction() as db:
             await db.execute("DELETE FROM sources")
             await db.executemany(
-                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height,
-                     s.frame_rate, int(s.has_audio))
-                    for s in sources
-                ],
+                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                [_source_row(s) for s in sources],
             )
             await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', 1)")
 
@@ -169,8 +183,9 @@ class SqliteRepo:
                  assembly.output_url, assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds),
             )
             await db.executemany(
-                'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration) VALUES (?, ?, ?, ?, ?, ?)',
-                [(assembly.id, c.pos, c.filename, c.start, c.end, c.duration) for c in assembly.clips],
+                'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration, video) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(assembly.id, c.pos, c.filename, c.start, c.end, c.duration, c.video) for c in assembly.clips],
             )
 
     async def _clips(self, assembly_ids: Sequence[str]) -> dict[str, list[Clip]]:
@@ -179,12 +194,12 @@ class SqliteRepo:
             return clips
         marks = ",".join("?" * len(assembly_ids))
         async with self.db.execute(
-            f'SELECT assembly_id, pos, filename, start, "end" FROM clips WHERE assembly_id IN ({marks}) '
+            f'SELECT assembly_id, pos, filename, start, "end", video FROM clips WHERE assembly_id IN ({marks}) '
             "ORDER BY assembly_id, pos",
             tuple(assembly_ids),
         ) as cursor:
-            for assembly_id, pos, filename, start, end in await cursor.fetchall():
-                clips[assembly_id].append(Clip(pos=pos, filename=filename, start=start, end=end))
+            for assembly_id, pos, filename, start, end, video in await cursor.fetchall():
+                clips[assembly_id].append(Clip(pos=pos, filename=filename, start=start, end=end, video=video))
         return clips
 
     async def _assemblies(self, where: str, params: Sequence) -> list[Assembly]:

@@ -11,6 +11,41 @@ import attrs
 SOURCE_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm"})
 
 
+#: Video codecs whose frames Kalinsky copies into outputs (re-encoding only around the cuts).
+COPYABLE_CODECS = frozenset({"h264"})
+
+
+@attrs.frozen
+class VideoCoding:
+    """How a video stream is coded: what must match for its frames to be copied next to re-encoded ones."""
+
+    codec: str
+    profile: str  # as ffprobe names it: "High", "Main", "Constrained Baseline", ...
+    level: int  # level_idc, e.g. 40 for 4.0
+    pix_fmt: str
+    reorder_depth: int  # frames of B-frame delay (ffprobe's has_b_frames)
+    time_base: str  # the stream's time base, e.g. "1/15360"
+    rotation: int = 0  # display rotation, degrees
+    constant_rate: bool = True
+
+    @property
+    def copyable(self) -> bool:
+        """Whether frames of this stream can be copied at all (the rest is always re-encoded)."""
+        return (
+            self.codec in COPYABLE_CODECS
+            and self.pix_fmt == "yuv420p"
+            and self.reorder_depth in (0, 1, 2)
+            and self.rotation % 360 == 0
+            and self.constant_rate
+        )
+
+    def matches(self, other: VideoCoding) -> bool:
+        """Whether frames coded like `other` can follow frames coded like this in one stream."""
+        return self.copyable and other.copyable and (
+            self.codec, self.profile, self.pix_fmt, self.reorder_depth, self.time_base
+        ) == (other.codec, other.profile, other.pix_fmt, other.reorder_depth, other.time_base)
+
+
 @attrs.frozen
 class MediaInfo:
     """What a prober learns about one media file."""
@@ -22,6 +57,9 @@ class MediaInfo:
     frame_rate: str  # exact rational, e.g. "30/1" or "30000/1001"
     has_audio: bool
     file_size: int
+    coding: VideoCoding | None = None  # None: unknown, never copied
+    keyframes: tuple[int, ...] = ()  # indices of the frames coded as keyframes, ascending
+    frame_count: int | None = None
 
 
 @attrs.frozen
@@ -38,10 +76,19 @@ class Source:
     height: int
     frame_rate: str
     has_audio: bool
+    coding: VideoCoding | None = None
+    # Private so that it stays out of API bodies (a long list); `keyframes=` sets it.
+    _keyframes: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    frame_count: int | None = None
 
     @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
+
+    @property
+    def keyframes(self) -> tuple[int, ...]:
+        """Indices of the frames coded as keyframes, ascending (empty when unknown)."""
+        return self._keyframes
 
     @classmethod
     def from_media(cls, index: int, filename: str, info: MediaInfo) -> Source:
@@ -56,6 +103,9 @@ class Source:
             height=info.height,
             frame_rate=info.frame_rate,
             has_audio=info.has_audio,
+            coding=info.coding,
+            keyframes=info.keyframes,
+            frame_count=info.frame_count,
         )
 
 
@@ -92,6 +142,7 @@ class Clip:
     filename: str
     start: float
     end: float
+    video: str = "reencode"  # how its video is made: "copy", "smart" (copy, ends re-encoded) or "reencode"
     duration: float = attrs.field(init=False)
 
     @duration.default

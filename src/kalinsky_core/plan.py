@@ -14,7 +14,7 @@ from fractions import Fraction
 import attrs
 
 from kalinsky_core.errors import InvalidClip, NotIndexed, SourceNotFound
-from kalinsky_core.model import Assembly, Clip, ClipInput, Source
+from kalinsky_core.model import Assembly, Clip, ClipInput, Source, VideoCoding
 
 #: Slack when comparing a requested end with a probed duration (ffprobe rounds to microseconds).
 DURATION_TOLERANCE = 1e-6
@@ -72,15 +72,56 @@ def resolve_clips(inputs: Sequence[ClipInput], sources: Sequence[Source] | None)
 
 @attrs.frozen
 class VideoFormat:
-    """The output picture every segment is encoded to."""
+    """The output picture every segment is encoded to; with `coding`, encoded frames match that coding so that
+    frames copied from sources coded alike can sit next to them."""
 
     width: int
     height: int
     frame_rate: str
+    coding: VideoCoding | None = None
 
     @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
+
+
+@attrs.frozen
+class Piece:
+    """A run of a clip's source frames, `[first_frame, first_frame + frames)`: copied as coded, or encoded again."""
+
+    copy: bool
+    first_frame: int
+    frames: int
+    seek: float  # where to start reading, seconds: lands on `first_frame` exactly (see `seek_time`)
+    output_frames: int
+    source_seconds: float  # how long the piece lasts in the source
+
+
+def seek_time(frame: int, fps: Fraction, copy: bool) -> float:
+    """The read position for `frame`, to the microsecond as ffmpeg takes it.
+
+    A decoding read keeps frames at or after the position: round down, so the frame itself is kept. A copying
+    read starts at the keyframe at or before the position: round up, so it is not the keyframe before.
+    """
+    exact = Fraction(frame) / fps * 1_000_000
+    return (math.ceil(exact) if copy else math.floor(exact)) / 1_000_000
+
+
+def split_for_copy(
+    first: int, stop: int, keyframes: Sequence[int], frame_count: int | None
+) -> list[tuple[bool, int, int]]:
+    """`[(copy, start, stop), ...]` covering frames `[first, stop)`: the whole GOPs inside are copied, the partial
+    GOPs at both ends encoded again. A clip holding no whole GOP is encoded whole."""
+    start_key = next((k for k in keyframes if first <= k < stop), None)
+    end_keys = [k for k in keyframes if k <= stop] + ([stop] if frame_count == stop else [])
+    end_key = max(end_keys, default=None)
+    if start_key is None or end_key is None or end_key <= start_key:
+        return [(False, first, stop)]
+    runs = [(False, first, start_key)] if first < start_key else []
+    runs.append((True, start_key, end_key))
+    if end_key < stop:
+        runs.append((False, end_key, stop))
+    return runs
 
 
 @attrs.frozen
@@ -91,7 +132,7 @@ class SegmentPlan:
     filename: str
     start: float  # seconds in the source
     end: float
-    seek: float  # where to start reading: the first frame's time, rounded down to a microsecond
+    seek: float  # where the clip's first frame is read from (its audio starts there too)
     first_frame: int  # source frame indices [first_frame, first_frame + source_frames)
     source_frames: int
     output_frames: int  # after conversion to the output frame rate
@@ -101,6 +142,13 @@ class SegmentPlan:
     convert_fps: bool
     has_audio: bool
     fade: float  # seconds of audio fade in and out
+    pieces: tuple[Piece, ...] = ()
+
+    @property
+    def video(self) -> str:
+        """How the clip's video is made: "copy", "smart" (copied with re-encoded ends) or "reencode"."""
+        copied = {piece.copy for piece in self.pieces}
+        return "smart" if copied == {True, False} else "copy" if copied == {True} else "reencode"
 
 
 @attrs.frozen
@@ -123,12 +171,44 @@ def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
 
 
-def output_format(first: Source, preview_height: int | None) -> VideoFormat:
-    """The first clip's picture (even sizes, as H.264 needs), shrunk to `preview_height` if it is taller."""
+def output_format(first: Source, preview: bool, preview_height: int | None) -> VideoFormat:
+    """The first clip's picture (even sizes, as H.264 needs). Previews shrink to `preview_height` if taller
+    and are always encoded; clean renders keep the first source's coding when its frames can be copied."""
     width, height = first.width, first.height
-    if preview_height is not None and height > preview_height:
+    if preview and preview_height is not None and height > preview_height:
         width, height = width * preview_height / height, preview_height
-    return VideoFormat(width=_even(width), height=_even(height), frame_rate=first.frame_rate)
+    width, height = _even(width), _even(height)
+    keep_coding = not preview and first.coding is not None and first.coding.copyable
+    keep_coding = keep_coding and (width, height) == (first.width, first.height)
+    return VideoFormat(
+        width=width, height=height, frame_rate=first.frame_rate, coding=first.coding if keep_coding else None
+    )
+
+
+def _pieces(source: Source, output: VideoFormat, first: int, stop: int, output_frames: int) -> tuple[Piece, ...]:
+    same_picture = (source.width, source.height, source.fps) == (output.width, output.height, output.fps)
+    can_copy = (
+        same_picture
+        and output.coding is not None
+        and source.coding is not None
+        and output.coding.matches(source.coding)
+    )
+    runs = split_for_copy(first, stop, source.keyframes, source.frame_count) if can_copy else [(False, first, stop)]
+    if len(runs) == 1 and not runs[0][0]:  # encoded whole: the only piece that may change frame rate
+        runs_out = [output_frames]
+    else:
+        runs_out = [end - start for _copy, start, end in runs]
+    return tuple(
+        Piece(
+            copy=copy,
+            first_frame=start,
+            frames=end - start,
+            seek=seek_time(start, source.fps, copy),
+            output_frames=frames_out,
+            source_seconds=float((end - start) / source.fps),
+        )
+        for (copy, start, end), frames_out in zip(runs, runs_out)
+    )
 
 
 def plan_render(
@@ -146,7 +226,7 @@ def plan_render(
     if missing:
         raise SourceNotFound(missing[0])
     first = sources[assembly.clips[0].filename]
-    output = output_format(first, preview_height if assembly.preview else None)
+    output = output_format(first, assembly.preview, preview_height)
     segments = []
     offset = Fraction(0)
     for clip in assembly.clips:
@@ -161,7 +241,7 @@ def plan_render(
                 filename=clip.filename,
                 start=clip.start,
                 end=clip.end,
-                seek=math.floor(Fraction(first_frame) / source.fps * 1_000_000) / 1_000_000,
+                seek=seek_time(first_frame, source.fps, copy=False),
                 first_frame=first_frame,
                 source_frames=source_frames,
                 output_frames=output_frames,
@@ -171,6 +251,7 @@ def plan_render(
                 convert_fps=source.fps != output.fps,
                 has_audio=source.has_audio,
                 fade=min(fade_ms / 1000, float(duration) / 2),
+                pieces=_pieces(source, output, first_frame, stop, output_frames),
             )
         )
         offset += duration

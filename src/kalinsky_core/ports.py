@@ -16,12 +16,12 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 
 @attrs.frozen
 class CutSegment:
-    """A segment file a cutter produced, and how it treated the video."""
+    """The files a cutter produced for one clip: its video in pieces, in order, and its audio."""
 
     pos: int
-    path: str
+    video_files: tuple[str, ...]
+    audio_file: str
     duration: float
-    video: str  # "reencode", "copy" or "smart"
 
 
 @attrs.frozen

@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+import attrs
+
 from kalinsky_core.errors import AssemblyNotFound, KalinskyError, NotIndexed, ProbeFailed
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
@@ -71,14 +73,22 @@ async def create_assembly(
     preview: bool = True,
     created: str | None = None,
 ) -> Assembly:
-    """Validate the clips against the index and store a new, immutable assembly in `processing`."""
-    resolved = resolve_clips(clips, await repo.list_sources())
+    """Validate the clips against the index and store a new, immutable assembly in `processing`.
+
+    Each clip records how its video will be made (copied, smart-cut or re-encoded), as planned from the index.
+    """
+    sources = await repo.list_sources()
+    resolved = resolve_clips(clips, sources)
     assembly = Assembly(
         id=assembly_id(await repo.next_sequence()),
         name=name,
         preview=preview,
         clips=resolved,
         created=created or utc_now(),
+    )
+    plan = plan_render(assembly, sources_by_filename(sources or ()), fade_ms=0)
+    assembly = attrs.evolve(
+        assembly, clips=[attrs.evolve(clip, video=segment.video) for clip, segment in zip(resolved, plan.segments)]
     )
     await repo.add(assembly)
     return assembly
