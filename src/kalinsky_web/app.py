@@ -25,6 +25,7 @@ from kalinsky_core import services
 from kalinsky_core.errors import AssemblyNotFound, InvalidClip, KalinskyError, NotIndexed, SourceNotFound
 from kalinsky_web.config import Settings
 from kalinsky_web.container import Container
+from kalinsky_web.otio_routes import otio_export
 from kalinsky_web.routes import AssembliesController, SourcesController
 
 log = logging.getLogger("kalinsky")
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
 
     route_handlers: list[Any] = [SourcesController, AssembliesController, output_files(settings.output_dir)]
+    route_handlers.append(otio_export(settings.sources_dir))
     if FRONTEND_DIR.is_dir():
         route_handlers.append(
             create_static_files_router(path="/", directories=[FRONTEND_DIR], html_mode=True, include_in_schema=False)
