@@ -17,9 +17,9 @@ FFPROBE = find_executable("ffprobe")
 BITS = 10  # up to 1024 distinct frames
 
 
-def _stripes(offset: int) -> str:
+def _stripes(offset: int, across: str = "X/W") -> str:
     # `N` is the frame number inside geq; X/W picks the stripe.
-    return f"lum='255*mod(floor((N+{offset})/pow(2,floor(X*{BITS}/W))),2)':cb=128:cr=128"
+    return f"lum='255*mod(floor((N+{offset})/pow(2,floor({across}*{BITS}))),2)':cb=128:cr=128"
 
 
 def make_video(
@@ -32,15 +32,31 @@ def make_video(
     codec: str = "libx264",
     gop: int = 30,
     offset: int = 0,
+    pix_fmt: str = "yuv420p",
+    rotated: bool = False,
+    across_rows: bool = False,
     extra: tuple[str, ...] = (),
 ) -> Path:
-    """A frame-coded source; with audio a 440 Hz tone. `offset` is added to the coded frame numbers."""
+    """A frame-coded source; with audio a 440 Hz tone. `offset` is added to the coded frame numbers.
+
+    `rotated`: stored as a phone does, sideways (`size` is the upright picture) with a 90° display rotation.
+    """
+    if rotated:
+        width, height = size.split("x")
+        stored = path.with_name(f".stored-{path.name}")
+        make_video(stored, duration=duration, size=f"{height}x{width}", fps=fps, audio=audio, codec=codec, gop=gop,
+                   offset=offset, pix_fmt=pix_fmt, extra=extra, across_rows=True)
+        subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-display_rotation", "90", "-i", str(stored),
+                        "-c", "copy", str(path)], check=True)
+        stored.unlink()
+        return path
+    stripes = _stripes(offset, "Y/H" if across_rows else "X/W")
     argv = [FFMPEG, "-nostdin", "-v", "error", "-y",
-            "-f", "lavfi", "-i", f"nullsrc=s={size}:r={fps}:d={duration},format=yuv420p,geq={_stripes(offset)}"]
+            "-f", "lavfi", "-i", f"nullsrc=s={size}:r={fps}:d={duration},format={pix_fmt},geq={stripes}"]
     if audio:
         argv += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={duration}"]
     argv += ["-map", "0:v"] + (["-map", "1:a", "-c:a", "aac" if path.suffix != ".webm" else "libopus"] if audio else [])
-    argv += ["-c:v", codec, "-g", str(gop), "-pix_fmt", "yuv420p", *extra, str(path)]
+    argv += ["-c:v", codec, "-g", str(gop), "-pix_fmt", pix_fmt, *extra, str(path)]
     subprocess.run(argv, check=True)
     return path
 
@@ -61,6 +77,9 @@ def frame_indices(path: Path, row_fraction: float = 0.75) -> list[int]:
     """Decode every frame of `path` and read back the frame number coded in its stripes."""
     video = stream(probe(path), "video")
     width, height = int(video["width"]), int(video["height"])
+    rotation = next((int(d["rotation"]) for d in video.get("side_data_list", ()) if "rotation" in d), 0)
+    if rotation % 180:  # ffmpeg turns the picture upright when decoding
+        width, height = height, width
     row = min(height - 2, int(height * row_fraction)) // 2 * 2
     raw = subprocess.run(
         [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
