@@ -5,6 +5,8 @@ A timeline has a video track `V1` with one clip per assembly clip, in order, and
 range counts frames at its source's own rate: exactly the frames `kalinsky_core.plan.frame_span` picks for
 `[start, end)`, i.e. the frames the render shows. Media references are absolute `file://` URLs of the source
 files. The assembly's own fields are kept under `metadata["kalinsky"]`.
+
+OpenTimelineIO strings end at a NUL character, which an assembly's name may hold: it is written as U+FFFD.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from kalinsky_core.plan import frame_span
 OTIO_JSON = "otio_json"
 #: The metadata key under which Kalinsky's own fields are kept.
 METADATA_KEY = "kalinsky"
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\ufffd")
 
 
 def _frames(first: int, count: int, rate: float) -> otio.opentime.TimeRange:
@@ -74,11 +80,11 @@ def assembly_timeline(assembly: Assembly, sources: Iterable[Source], sources_dir
             silence = _frames(0, picture.source_range.duration.to_frames(), picture.source_range.duration.rate)
             audio.append(otio.schema.Gap(name=f"{source.filename} (no audio)", source_range=silence))
     timeline = otio.schema.Timeline(
-        name=assembly.name or assembly.id,
+        name=_text(assembly.name or assembly.id),
         metadata={
             METADATA_KEY: {
                 "id": assembly.id,
-                "name": assembly.name,
+                "name": _text(assembly.name),
                 "preview": assembly.preview,
                 "created": assembly.created,
                 "status": assembly.status.value,

@@ -69,7 +69,7 @@ def test_every_assembly_round_trips_with_the_frames_the_render_shows(data, sourc
     timeline = read_timeline(text)
     by_name = {s.filename: s for s in sources}
 
-    assert timeline.name == (assembly.name or assembly.id)
+    assert timeline.name == (assembly.name or assembly.id).replace("\x00", "\ufffd")  # OTIO strings end at NUL
     video, audio = timeline.video_tracks(), timeline.audio_tracks()
     assert len(video) == len(audio) == 1
     assert len(video[0]) == len(audio[0]) == len(assembly.clips)
@@ -85,3 +85,10 @@ def test_every_assembly_round_trips_with_the_frames_the_render_shows(data, sourc
         assert isinstance(sound, otio.schema.Clip if src.has_audio else otio.schema.Gap)
         assert sound.duration() == exported.duration()
     assert timeline_json(timeline) == text
+
+
+def test_a_nul_in_the_name_survives_as_a_replacement_character() -> None:
+    assembly = Assembly(id="asm_003", name="take\x001", preview=True, created="2026-01-01T00:00:00.000Z",
+                        clips=[Clip(pos=1, filename=PAL.filename, start=0.0, end=1.0)])
+    timeline = read_timeline(timeline_json(assembly_timeline(assembly, [PAL], SOURCES_DIR)))
+    assert timeline.name == "take\ufffd1" and timeline.metadata[METADATA_KEY]["name"] == "take\ufffd1"
