@@ -7,6 +7,7 @@ import logging
 
 import click
 
+from kalinsky_web import commands
 from kalinsky_web.config import ConfigError, Settings
 
 
@@ -43,6 +44,13 @@ def init_db() -> None:
     settings = _settings()
     asyncio.run(create_schema(settings.db_path))
     click.echo(f"schema ready in {settings.db_path}")
+
+
+main.add_command(commands.reindex)
+main.add_command(commands.sources)
+main.add_command(commands.assemble)
+main.add_command(commands.show)
+main.add_command(commands.export)
 
 
 if __name__ == "__main__":
