@@ -245,7 +245,7 @@ def assemble(spec: IO[bytes], preview: bool | None, wait: bool) -> None:
         click.echo(f"{assembly.id} done: {_seconds(assembly.duration)}", err=True)
         click.echo(str(_output_file(settings, assembly)))
     else:
-        raise click.ClickException(f"{assembly.id} failed: {assembly.error or 'the render stopped'}")
+        raise click.ClickException(f"{assembly.id} {assembly.status.value}: {assembly.error or 'the render stopped'}")
 
 
 @click.command(hidden=True)
