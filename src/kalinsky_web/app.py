@@ -27,6 +27,7 @@ from kalinsky_web.config import Settings
 from kalinsky_web.container import Container
 from kalinsky_web.otio_routes import otio_export
 from kalinsky_web.routes import AssembliesController, SourcesController
+from kalinsky_web.source_media import SourceMediaController
 
 log = logging.getLogger("kalinsky")
 
@@ -102,7 +103,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 runner.submit(assembly)
             yield
 
-    route_handlers: list[Any] = [SourcesController, AssembliesController, output_files(settings.output_dir)]
+    route_handlers: list[Any] = [
+        SourcesController, SourceMediaController, AssembliesController, output_files(settings.output_dir)
+    ]
     route_handlers.append(otio_export(settings.sources_dir))
     if FRONTEND_DIR.is_dir():
         route_handlers.append(
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "repo": from_container(container.repo),
             "prober": from_container(container.prober),
             "runner": from_container(container.runner),
+            "thumbnailer": from_container(container.thumbnailer),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),

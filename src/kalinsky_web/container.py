@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from dependency_injector import containers, providers
 
@@ -11,6 +12,7 @@ from kalinsky_adapters.binaries import find_executable
 from kalinsky_adapters.ffmpeg import FfmpegRenderer
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_core import services
 from kalinsky_core.ports import AssemblyRepo, Concatenator, SegmentCutter
 from kalinsky_core.runner import RenderRunner
@@ -43,6 +45,11 @@ async def start_runner(
         await runner.aclose()
 
 
+def thumbnails_dir(settings: Settings) -> Path:
+    """Posters of the sources live beside the database: derived data, not a render."""
+    return settings.data_dir / "thumbnails"
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
@@ -61,3 +68,9 @@ class Container(containers.DeclarativeContainer):
         audio_bitrate=settings.provided.audio_bitrate,
     )
     runner = providers.Resource(start_runner, settings, repo, renderer, renderer)
+    thumbnailer = providers.Singleton(
+        FfmpegThumbnailer,
+        sources_dir=settings.provided.sources_dir,
+        cache_dir=providers.Callable(thumbnails_dir, settings),
+        ffmpeg=ffmpeg,
+    )

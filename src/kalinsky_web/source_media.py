@@ -1,0 +1,95 @@
+"""Read-only media of indexed sources: the file itself (for the player) and a poster frame (for the library).
+
+Sources are reached only by their index number, never by a path. Both answers support conditional requests
+(ETag, Last-Modified) and the file supports HTTP Range requests, which a browser needs to seek in a video.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baize.asgi import FileResponse, Response
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, SkipValidation
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from kalinsky_adapters.thumbnails import FfmpegThumbnailer, MissingSourceFile
+from kalinsky_core import services
+from kalinsky_core.errors import SourceNotFound
+from kalinsky_core.model import Source
+from kalinsky_core.plan import find_source
+from kalinsky_core.ports import AssemblyRepo
+from kalinsky_web.routes import Repo
+
+Thumbnailer = NamedDependency[SkipValidation[FfmpegThumbnailer]]
+
+# The same number can name another file after a reindex: browsers revalidate (cheaply, by ETag) every time.
+_REVALIDATE = {"cache-control": "no-cache"}
+
+
+def _etag_matches(etag: str, if_none_match: str) -> bool:
+    tags = [tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def file_answer(path: Path, content_type: str | None = None) -> ASGIApp:
+    """The file, with Range requests; 304 Not Modified when the browser's copy (If-None-Match) is current."""
+    stat_result = path.stat()
+    etag = FileResponse.generate_etag(stat_result)
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), "")
+        if if_none_match and _etag_matches(etag, if_none_match):
+            response = Response(304, headers={"etag": f'"{etag}"', **_REVALIDATE})
+        else:
+            response = FileResponse(str(path), headers=_REVALIDATE, content_type=content_type, stat_result=stat_result)
+        await response(scope, receive, send)
+
+    return answer
+
+
+def _not_found(index: int) -> NotFoundException:
+    return NotFoundException(detail=f"Source {index} not found")
+
+
+async def _indexed(repo: AssemblyRepo, index: int) -> Source | None:
+    """The source with this index; None if there is none. Raises NotIndexed (409) before the first reindex."""
+    try:
+        return find_source(await services.list_sources(repo), index)
+    except SourceNotFound:
+        return None
+
+
+class SourceMediaController(Controller):
+    path = "/api/v1/sources/{index:int}"
+    tags = ["sources"]
+
+    @get(
+        "/media",
+        summary="The source video file (Range requests for seeking)",
+        description="404 if no indexed source has this index or its file is gone; 409 before the first reindex.",
+    )
+    async def media(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
+        source = await _indexed(repo, index)
+        if source is None:
+            raise _not_found(index)
+        try:
+            return file_answer(thumbnailer.source_path(source.filename))
+        except (MissingSourceFile, FileNotFoundError) as missing:
+            raise _not_found(index) from missing
+
+    @get(
+        "/thumbnail",
+        summary="A JPEG poster frame of the source",
+        description="Made with ffmpeg on first request and cached. 404 as for /media.",
+    )
+    async def thumbnail(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
+        source = await _indexed(repo, index)
+        if source is None:
+            raise _not_found(index)
+        try:
+            return file_answer(await thumbnailer.thumbnail(source), content_type="image/jpeg")
+        except (MissingSourceFile, FileNotFoundError) as missing:
+            raise _not_found(index) from missing
