@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { downloadName, formatSize, progressLabel, skipReason } from "../../frontend/format.js";
+
+test("progress shows a whole percentage and, when known, the time left", () => {
+  assert.equal(progressLabel(0, null), "0 %");
+  assert.equal(progressLabel(0.427, 12.4), "42 % · about 12 s left");
+  assert.equal(progressLabel(0.5, 125), "50 % · about 2 min 05 s left");
+  assert.equal(progressLabel(1.2, undefined), "100 %");
+  assert.equal(progressLabel(-1, -3), "0 % · about 0 s left");
+});
+
+test("sizes use decimal units with about three significant digits", () => {
+  assert.equal(formatSize(812), "812 B");
+  assert.equal(formatSize(46811), "46.8 KB");
+  assert.equal(formatSize(4996), "5.00 KB");
+  assert.equal(formatSize(12_345_678), "12.3 MB");
+  assert.equal(formatSize(1_400_000_000), "1.40 GB");
+  assert.equal(formatSize(Number.NaN), "–");
+});
+
+test("skip reasons drop the path ffmpeg repeats", () => {
+  assert.equal(
+    skipReason("broken.mp4", "file:/srv/sources/broken.mp4: Invalid data found when processing input"),
+    "Invalid data found when processing input",
+  );
+  assert.equal(skipReason("x.mp4", "no video stream"), "no video stream");
+  assert.equal(skipReason("a b.mov", "file:/s/a b.mov: moov atom not found"), "moov atom not found");
+});
+
+test("download names are safe file names", () => {
+  assert.equal(downloadName({ id: "asm_001", name: null, preview: false }), "asm_001.mp4");
+  assert.equal(downloadName({ id: "asm_002", name: "Cut: 1/2", preview: true }), "Cut_ 1_2-preview.mp4");
+});
