@@ -1,7 +1,46 @@
 """Kalinsky's domain core: sources, clips, the Assembly aggregate, render planning and the use cases.
 
-Pure Python (standard library and attrs). Bring your own adapters for the ports in `kalinsky_core.ports`,
-or use the ffmpeg, SQLite and in-memory ones in `kalinsky_adapters`.
+Pure Python (standard library and attrs): no I/O, no framework. Each use case takes the ports it needs as
+arguments, so any adapters drive it: the ffprobe, ffmpeg, SQLite and in-memory ones in `kalinsky_adapters`, or
+your own (ports are `typing.Protocol`s: match the methods, inherit nothing). examples/library.py renders a
+video with the core and the ffmpeg adapters in a few lines.
+
+Model (immutable attrs classes)
+    Source, MediaInfo, SourceIndex, SkippedFile   what a reindex finds in the sources folder (files whose
+                                                  extension is in SOURCE_EXTENSIONS)
+    ClipInput                                     a clip as asked: a source by 1-based index or exact filename,
+                                                  optional start and end in seconds
+    Clip                                          a resolved clip: pos, filename, start, end, duration
+    Assembly, AssemblyStatus                      the aggregate: what was asked never changes, only the render
+                                                  state (status, progress, error, output_url, duration) moves
+
+Use cases (coroutines)
+    reindex(prober, repo) -> SourceIndex          probe the folder, replace the index (unreadable files skipped)
+    list_sources(repo)                            the index; NotIndexed before the first reindex
+    create_assembly(repo, clips, name=, preview=) validate against the index, store it `processing`
+    get_assembly(repo, assembly_id)               AssemblyNotFound if there is none
+    render_assembly(assembly, repo, cutter, concatenator, fade_ms=, preview_height=)
+                                                  cut, join, store `done` or `failed`; returns the final state
+    unfinished_assemblies(repo)                   still `processing` (a render was stopped), oldest first
+
+Planning (pure functions)
+    resolve_clips(inputs, sources)                ClipInputs to Clips, or InvalidClip / SourceNotFound
+    find_source(sources, ref)                     a source by 1-based index or exact filename
+    frame_span(start, end, fps)                   the source frames [first, stop) shown for [start, end)
+    plan_render(assembly, sources, fade_ms=)      RenderPlan: the output's VideoFormat and, per clip, a
+                                                  SegmentPlan of what to cut and how
+
+Ports and their values
+    MediaProber, SegmentCutter, Concatenator, AssemblyRepo; CutSegment, RenderedOutput, ProgressCallback
+
+RenderRunner runs renders in the background (bounded concurrency, clean shutdown).
+
+Errors: KalinskyError and its kinds NotIndexed, SourceNotFound, InvalidClip, AssemblyNotFound, ProbeFailed,
+RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found", "start >= end for clip 2",
+"Assembly not found", "No index. Call POST /sources/reindex first.".
+
+Property tests: `kalinsky_core.testing` has hypothesis strategies for all of the above (it needs hypothesis;
+importing `kalinsky_core` does not).
 """
 
 from kalinsky_core.errors import (
@@ -24,10 +63,33 @@ from kalinsky_core.model import (
     Source,
     SourceIndex,
 )
-from kalinsky_core.plan import RenderPlan, SegmentPlan, VideoFormat, frame_span, plan_render, resolve_clips
-from kalinsky_core.ports import AssemblyRepo, Concatenator, CutSegment, MediaProber, RenderedOutput, SegmentCutter
+from kalinsky_core.plan import (
+    RenderPlan,
+    SegmentPlan,
+    VideoFormat,
+    find_source,
+    frame_span,
+    plan_render,
+    resolve_clips,
+)
+from kalinsky_core.ports import (
+    AssemblyRepo,
+    Concatenator,
+    CutSegment,
+    MediaProber,
+    ProgressCallback,
+    RenderedOutput,
+    SegmentCutter,
+)
 from kalinsky_core.runner import RenderRunner
-from kalinsky_core.services import create_assembly, get_assembly, list_sources, reindex, render_assembly
+from kalinsky_core.services import (
+    create_assembly,
+    get_assembly,
+    list_sources,
+    reindex,
+    render_assembly,
+    unfinished_assemblies,
+)
 
 __all__ = [
     "SOURCE_EXTENSIONS",
@@ -45,6 +107,7 @@ __all__ = [
     "MediaProber",
     "NotIndexed",
     "ProbeFailed",
+    "ProgressCallback",
     "RenderFailed",
     "RenderPlan",
     "RenderRunner",
@@ -57,6 +120,7 @@ __all__ = [
     "SourceNotFound",
     "VideoFormat",
     "create_assembly",
+    "find_source",
     "frame_span",
     "get_assembly",
     "list_sources",
@@ -64,4 +128,5 @@ __all__ = [
     "reindex",
     "render_assembly",
     "resolve_clips",
+    "unfinished_assemblies",
 ]
