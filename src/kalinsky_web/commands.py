@@ -180,7 +180,8 @@ async def _render_watched(repo: AssemblyRepo, runner: RenderRunner, assembly: As
     runner.submit(assembly)
     idle = asyncio.ensure_future(runner.wait_idle())
     with _progress_bar() as bar:
-        task = bar.add_task(f"{assembly.id}: {len(assembly.clips)} clips", total=1.0, eta=_eta(None))
+        clips = f"{len(assembly.clips)} clip" + ("s" if len(assembly.clips) > 1 else "")
+        task = bar.add_task(f"{assembly.id}: {clips}", total=1.0, eta=_eta(None))
         while True:
             done, _ = await asyncio.wait({idle}, timeout=POLL_SECONDS)
             current = await services.get_assembly(repo, assembly.id)
