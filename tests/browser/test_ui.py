@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from media import make_video
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from server import http_json, running_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,9 +24,8 @@ LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 # The frame number a frame-coded test source shows (see tests/media.py), read from the player's picture.
-SHOWN_FRAME = """async () => {
+SHOWN_FRAME = """() => {
   const video = document.getElementById("player");
-  if (video.seeking) await new Promise((done) => video.addEventListener("seeked", done, { once: true }));
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth;
   canvas.height = video.videoHeight;
@@ -92,6 +92,17 @@ def open_source(page: Page, filename: str) -> None:
     page.wait_for_function("document.getElementById('player').readyState >= 2")
 
 
+def expect_picture(page: Page, frame: int) -> None:
+    """The player comes to show source frame `frame` (a seek takes a moment to reach the screen)."""
+    try:
+        page.wait_for_function(
+            f"(frame) => !document.getElementById('player').seeking && ({SHOWN_FRAME})() === frame",
+            arg=frame, polling=50, timeout=5000,
+        )
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"the player shows frame {page.evaluate(SHOWN_FRAME)}, not {frame}") from None
+
+
 def no_sideways_scroll(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -125,19 +136,20 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         # a.mp4, 30 fps: step with the arrow keys, mark with I and O; the picture shows exactly that frame.
         open_source(page, "a.mp4")
         timecode = page.locator("#timecode")
+        page.focus("#player")  # the shortcuts win over the video element's own five-second arrow seeking
         page.keyboard.press("ArrowRight")
         expect(timecode).to_have_text("00:00:00:01")
-        assert page.evaluate(SHOWN_FRAME) == 1
+        expect_picture(page, 1)
         page.keyboard.press("Shift+ArrowRight")
         page.keyboard.press("ArrowLeft")
         expect(timecode).to_have_text("00:00:01:00")
-        assert page.evaluate(SHOWN_FRAME) == 30
+        expect_picture(page, 30)
         page.keyboard.press("i")
         expect(page.locator("#in-point")).to_have_value("00:00:01:00")
         for _ in range(29):
             page.keyboard.press("ArrowRight")
         expect(timecode).to_have_text("00:00:01:29")
-        assert page.evaluate(SHOWN_FRAME) == 59
+        expect_picture(page, 59)
         page.keyboard.press("o")
         expect(page.locator("#out-point")).to_have_value("00:00:01:29")
         expect(page.locator("#clip-duration")).to_have_text("1.00 s")
@@ -153,7 +165,7 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         page.fill("#out-point", "00:00:01:04")
         page.press("#out-point", "Enter")
         page.get_by_role("button", name="Go to Out").click()
-        assert page.evaluate(SHOWN_FRAME) == 500 + 29
+        expect_picture(page, 500 + 29)
         expect(page.locator("#clip-frames")).to_have_text("20 frames")
         page.get_by_role("button", name="Add to assembly").click()
 
@@ -226,6 +238,17 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         player.evaluate("(video) => video.pause()")
         shot(page, "06-render-done")
         assert no_sideways_scroll(page)
+
+        # The same clips again while a.mp4 is missing on disk (but still indexed): the render fails, visibly.
+        (library / "a.mp4").rename(tmp_path / "a.mp4")
+        page.get_by_role("button", name="Render").click()
+        failed = page.locator(".render").first
+        expect(failed.locator(".status")).to_have_text("Failed", timeout=60_000)
+        expect(failed.locator(".render-failed .notice-error")).not_to_be_empty()
+        expect(page.locator("#assembly-error")).to_contain_text("failed")
+        expect(page.locator(".render")).to_have_count(2)
+        shot(page, "07-render-failed")
+        (tmp_path / "a.mp4").rename(library / "a.mp4")
         assert errors == []
 
         # A phone-sized window: the vertical source stands upright and fits the screen.
@@ -235,7 +258,7 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         phone_errors = watch_errors(phone)
         phone.goto(base)
         expect(phone.locator(".source-card")).to_have_count(3)
-        shot(phone, "07-phone-library")
+        shot(phone, "08-phone-library")
         phone.locator(".source-card", has_text="vertical.mp4").tap()
         phone.wait_for_function("document.getElementById('player').readyState >= 2")
         # The page scrolls to the player, which fits the screen whole.
@@ -248,9 +271,17 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         assert box["width"] <= PHONE["width"] and box["height"] <= PHONE["height"] * 0.65
         expect(phone.locator("#add-clip")).to_be_visible()
         assert no_sideways_scroll(phone)
-        shot(phone, "08-phone-player", full_page=False)
+        shot(phone, "09-phone-player", full_page=False)
         phone.locator("#renders").scroll_into_view_if_needed()
-        shot(phone, "09-phone-renders", full_page=False)
+        shot(phone, "10-phone-renders", full_page=False)
+
+        # A render's clips back into the (empty) assembly of this window.
+        done_card = phone.locator(".render", has_text="Two clips").filter(has=phone.locator(".status-done"))
+        done_card.locator("summary", has_text="2 clips").tap()
+        done_card.get_by_role("button", name="Use these clips in the assembly").tap()
+        expect(phone.locator("#clip-list > li")).to_have_count(2)
+        expect(phone.locator("#assembly-name")).to_have_value("Two clips")
+        assert no_sideways_scroll(phone)
         assert phone_errors == []
 
 
