@@ -176,13 +176,32 @@ class FfmpegRenderer:
                 "-map", "0:v:0", "-vf", self._video_filter(plan, segment), "-frames:v", str(piece.output_frames),
                 *self._encoder_args(plan), "-an", "-f", "mov", file_url(destination)]
 
+    def _readable(self, stderr: str) -> str:
+        """ffmpeg's complaint, with file names relative to the folders users know."""
+        for folder, shown in ((self.sources_dir, ""), (self.output_dir, "output/")):
+            stderr = stderr.replace(f"file:{Path(folder).resolve()}/", shown)
+        return stderr
+
     async def _run(self, argv: list[str], what: str, progress: ProgressCallback | None = None) -> None:
         async with self._slots:
             done = await process.run(argv, progress)
         if done.returncode != 0:
-            raise RenderFailed(f"ffmpeg failed on {what}, exit {done.returncode}: {done.stderr_tail}")
+            raise RenderFailed(f"ffmpeg failed on {what}, exit {done.returncode}: {self._readable(done.stderr_tail)}")
+
+    async def _check_source(self, segment: SegmentPlan) -> None:
+        """Fail clearly, before ffmpeg does obscurely, when a source went away or changed since indexing."""
+        try:
+            size = (await asyncio.to_thread(os.stat, self.sources_dir / segment.filename)).st_size
+        except FileNotFoundError:
+            raise RenderFailed(f"Source {segment.filename} is gone since it was indexed: reindex") from None
+        if size != segment.source_size:
+            raise RenderFailed(
+                f"Source {segment.filename} changed since it was indexed ({segment.source_size} bytes, now {size}): "
+                "reindex"
+            )
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
+        await self._check_source(segment)
         folder = self.segments_dir(plan.assembly_id)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         stem = folder / f"{segment.pos:03d}"

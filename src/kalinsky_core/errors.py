@@ -31,6 +31,13 @@ class AssemblyNotFound(KalinskyError):
         super().__init__("Assembly not found")
 
 
+class AssemblyFinished(KalinskyError):
+    """A change that only an unfinished assembly allows, asked of a finished one."""
+
+    def __init__(self, assembly_id: str, status: str) -> None:
+        super().__init__(f"Assembly {assembly_id} is already {status}")
+
+
 class ProbeFailed(KalinskyError):
     """A media file that ffprobe (or another prober) cannot read as a video."""
 

@@ -151,9 +151,13 @@ class Clip:
 
 
 class AssemblyStatus(str, enum.Enum):
+    """`processing` from creation until the render ends (also while it waits for a free render slot);
+    then `done`, `failed`, or `cancelled` when a user stopped it."""
+
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
@@ -201,6 +205,11 @@ class Assembly:
     def failed(self, error: str) -> Assembly:
         return attrs.evolve(
             self, status=AssemblyStatus.FAILED, eta_seconds=None, error=error, output_url=None, duration=None
+        )
+
+    def cancelled(self) -> Assembly:
+        return attrs.evolve(
+            self, status=AssemblyStatus.CANCELLED, eta_seconds=None, error=None, output_url=None, duration=None
         )
 
 

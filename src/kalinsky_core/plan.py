@@ -130,6 +130,7 @@ class SegmentPlan:
 
     pos: int
     filename: str
+    source_size: int  # bytes, as indexed: a different size means the file changed since
     start: float  # seconds in the source
     end: float
     seek: float  # where the clip's first frame is read from (its audio starts there too)
@@ -239,6 +240,7 @@ def plan_render(
             SegmentPlan(
                 pos=clip.pos,
                 filename=clip.filename,
+                source_size=source.file_size,
                 start=clip.start,
                 end=clip.end,
                 seek=seek_time(first_frame, source.fps, copy=False),

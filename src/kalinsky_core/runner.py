@@ -38,6 +38,15 @@ class RenderRunner:
             except Exception:  # the render records its own failures; this is the last net
                 log.exception("render of %s crashed", assembly.id)
 
+    async def cancel(self, assembly_id: str) -> bool:
+        """Stop a queued or running render and wait until it has ended; False if there was none."""
+        task = self._tasks.get(assembly_id)
+        if task is None:
+            return False
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return True
+
     @property
     def active(self) -> list[str]:
         """Ids of the renders queued or running."""

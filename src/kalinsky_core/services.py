@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import attrs
 
-from kalinsky_core.errors import AssemblyNotFound, KalinskyError, NotIndexed, ProbeFailed
+from kalinsky_core.errors import AssemblyFinished, AssemblyNotFound, KalinskyError, NotIndexed, ProbeFailed
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
     Assembly,
@@ -23,6 +23,7 @@ from kalinsky_core.model import (
 )
 from kalinsky_core.plan import plan_render, resolve_clips, sources_by_filename
 from kalinsky_core.ports import AssemblyRepo, Concatenator, MediaProber, SegmentCutter
+from kalinsky_core.runner import RenderRunner
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,10 @@ async def render_assembly(
     """Render an assembly: cut every clip, join them, and store `done` or `failed`.
 
     A render that is cancelled (e.g. at shutdown) leaves the record in `processing`, so it can be rendered
-    again later; its partial files are discarded either way.
+    again later; its partial files are discarded either way, and so is anything an earlier, interrupted render
+    of the same assembly left behind.
     """
+    await concatenator.discard(assembly.id)
     try:
         plan = plan_render(
             assembly,
@@ -178,6 +181,23 @@ async def render_assembly(
         raise
     await repo.save_state(finished)
     return finished
+
+
+async def cancel_assembly(
+    repo: AssemblyRepo, runner: RenderRunner, concatenator: Concatenator, assembly_id: str
+) -> Assembly:
+    """Stop an assembly's queued or running render, remove its files and record it `cancelled`."""
+    assembly = await get_assembly(repo, assembly_id)
+    if assembly.status.is_final:
+        raise AssemblyFinished(assembly.id, assembly.status.value)
+    await runner.cancel(assembly.id)
+    assembly = await get_assembly(repo, assembly_id)
+    if assembly.status.is_final:  # it ended while being stopped
+        raise AssemblyFinished(assembly.id, assembly.status.value)
+    await concatenator.discard(assembly.id)
+    cancelled = assembly.cancelled()
+    await repo.save_state(cancelled)
+    return cancelled
 
 
 async def unfinished_assemblies(repo: AssemblyRepo) -> list[Assembly]:

@@ -22,7 +22,14 @@ from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_42
 from litestar.types import Receive, Scope, Send
 
 from kalinsky_core import services
-from kalinsky_core.errors import AssemblyNotFound, InvalidClip, KalinskyError, NotIndexed, SourceNotFound
+from kalinsky_core.errors import (
+    AssemblyFinished,
+    AssemblyNotFound,
+    InvalidClip,
+    KalinskyError,
+    NotIndexed,
+    SourceNotFound,
+)
 from kalinsky_web.config import Settings
 from kalinsky_web.container import Container
 from kalinsky_web.otio_routes import otio_export
@@ -30,6 +37,9 @@ from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.source_media import SourceMediaController
 
 log = logging.getLogger("kalinsky")
+
+#: Request bodies are small JSON documents; anything bigger is refused with 413.
+MAX_BODY_BYTES = 1_000_000
 
 #: The static frontend of a source checkout (frontend/ beside src/).
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
@@ -39,6 +49,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
     SourceNotFound: HTTP_422_UNPROCESSABLE_ENTITY,
     InvalidClip: HTTP_422_UNPROCESSABLE_ENTITY,
     AssemblyNotFound: HTTP_404_NOT_FOUND,
+    AssemblyFinished: HTTP_409_CONFLICT,
 }
 
 
@@ -69,12 +80,14 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def output_files(output_dir: Path):
-    """`/output/...`: finished renders, with Range requests (seeking), ETag and Last-Modified."""
+    """`/output/...`: finished renders, with Range requests (seeking), ETag and Last-Modified. Work files of
+    renders in progress (`segments/`) and hidden files are never served."""
     files = Files(output_dir, handle_404=_not_found, cacheability="public", max_age=3600)
 
     @asgi("/output", is_mount=True, copy_scope=True)
     async def serve_output(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in {"GET", "HEAD"}:
+        parts = scope["path"].split("/")
+        if scope["method"] not in {"GET", "HEAD"} or any(p == "segments" or p.startswith(".") for p in parts):
             raise NotFoundException()
         await files(scope, receive, send)
 
@@ -117,11 +130,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "repo": from_container(container.repo),
             "prober": from_container(container.prober),
             "runner": from_container(container.runner),
+            "renderer": from_container(container.renderer),
+            "reindex_lock": from_container(container.reindex_lock),
             "thumbnailer": from_container(container.thumbnailer),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
         openapi_config=OpenAPIConfig(title="Kalinsky", version="0.1.0", path="/api/schema"),
+        request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],
     )
     app.state.container = container

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,6 +69,7 @@ class Container(containers.DeclarativeContainer):
         audio_bitrate=settings.provided.audio_bitrate,
     )
     runner = providers.Resource(start_runner, settings, repo, renderer, renderer)
+    reindex_lock = providers.Singleton(asyncio.Lock)
     thumbnailer = providers.Singleton(
         FfmpegThumbnailer,
         sources_dir=settings.provided.sources_dir,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import SkipValidation
+from litestar.params import FromPath, JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from kalinsky_core import services
 from kalinsky_core.model import Assembly, Source
-from kalinsky_core.ports import AssemblyRepo, MediaProber
+from kalinsky_core.ports import AssemblyRepo, Concatenator, MediaProber
 from kalinsky_core.runner import RenderRunner
 from kalinsky_web.schemas import AssemblyCreate, ReindexResult
 
@@ -17,6 +19,8 @@ from kalinsky_web.schemas import AssemblyCreate, ReindexResult
 Repo = NamedDependency[SkipValidation[AssemblyRepo]]
 Prober = NamedDependency[SkipValidation[MediaProber]]
 Runner = NamedDependency[SkipValidation[RenderRunner]]
+Renderer = NamedDependency[SkipValidation[Concatenator]]
+ReindexLock = NamedDependency[SkipValidation[asyncio.Lock]]
 
 
 class SourcesController(Controller):
@@ -24,8 +28,9 @@ class SourcesController(Controller):
     tags = ["sources"]
 
     @post("/reindex", status_code=HTTP_200_OK, summary="Scan the sources folder with ffprobe; replace the index")
-    async def reindex(self, repo: Repo, prober: Prober) -> ReindexResult:
-        index = await services.reindex(prober, repo)
+    async def reindex(self, repo: Repo, prober: Prober, reindex_lock: ReindexLock) -> ReindexResult:
+        async with reindex_lock:  # a second reindex waits for the first instead of racing it
+            index = await services.reindex(prober, repo)
         return ReindexResult(status="ok", count=len(index.sources), skipped=list(index.skipped))
 
     @get("/", summary="The indexed sources (409 before the first reindex)")
@@ -38,7 +43,7 @@ class AssembliesController(Controller):
     tags = ["assemblies"]
 
     @post("/", status_code=HTTP_202_ACCEPTED, summary="Create an assembly and start rendering it")
-    async def create(self, data: AssemblyCreate, repo: Repo, runner: Runner) -> Assembly:
+    async def create(self, data: JSONBody[AssemblyCreate], repo: Repo, runner: Runner) -> Assembly:
         assembly = await services.create_assembly(
             repo, [clip.to_domain() for clip in data.clips], name=data.name, preview=data.preview
         )
@@ -50,5 +55,15 @@ class AssembliesController(Controller):
         return await repo.list()
 
     @get("/{assembly_id:str}", summary="One assembly")
-    async def get_assembly(self, assembly_id: str, repo: Repo) -> Assembly:
+    async def get_assembly(self, assembly_id: FromPath[str], repo: Repo) -> Assembly:
         return await services.get_assembly(repo, assembly_id)
+
+    @post(
+        "/{assembly_id:str}/cancel",
+        status_code=HTTP_200_OK,
+        summary="Stop a queued or running render",
+        description="The render's ffmpeg is stopped and its files removed; the assembly becomes `cancelled`. "
+        "409 if it has already finished.",
+    )
+    async def cancel(self, assembly_id: FromPath[str], repo: Repo, runner: Runner, renderer: Renderer) -> Assembly:
+        return await services.cancel_assembly(repo, runner, renderer, assembly_id)

@@ -91,11 +91,32 @@ async def test_a_failing_ffmpeg_fails_the_render_with_its_message(tmp_path: Path
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
     renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
     assembly = await services.create_assembly(repo, [ClipInput("a.mp4"), ClipInput("b.mov")])
-    (sources_dir / "b.mov").write_bytes(b"truncated")
+    size = (sources_dir / "b.mov").stat().st_size
+    (sources_dir / "b.mov").write_bytes(b"\0" * size)  # corrupt, same size: only ffmpeg can tell
     failed = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
     assert failed.status is AssemblyStatus.FAILED
     assert "clip 2 (b.mov)" in failed.error and "Invalid data" in failed.error
     assert not (tmp_path / "out" / assembly.id).exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda path: path.write_bytes(b"truncated"), "Source b.mov changed since it was indexed (4996 bytes, now 9)"),
+        (lambda path: path.unlink(), "Source b.mov is gone since it was indexed: reindex"),
+    ],
+    ids=["changed", "vanished"],
+)
+async def test_a_source_changed_since_indexing_fails_the_render_clearly(
+    tmp_path: Path, sources_dir: Path, change, message: str
+) -> None:
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
+    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    assembly = await services.create_assembly(repo, [ClipInput("a.mp4"), ClipInput("b.mov")])
+    change(sources_dir / "b.mov")
+    failed = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    assert failed.status is AssemblyStatus.FAILED and failed.error.startswith(message)
 
 
 async def test_cut_raises_render_failed_for_a_missing_source(tmp_path: Path, sources_dir: Path) -> None:
@@ -109,7 +130,7 @@ async def test_cut_raises_render_failed_for_a_missing_source(tmp_path: Path, sou
     async def ignore(_seconds: float) -> None:
         pass
 
-    with pytest.raises(RenderFailed, match="No such file"):
+    with pytest.raises(RenderFailed, match="Source a.mp4 is gone since it was indexed"):
         await renderer.cut(plan, plan.segments[0], ignore)
 
 

@@ -3,42 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 from media import frame_indices
+from webapp import settings_for, wait_done
 
 from kalinsky_web.app import create_app
-from kalinsky_web.config import Settings
-
-
-def settings_for(root: Path, **overrides) -> Settings:
-    return Settings(
-        sources_dir=root / "sources",
-        output_dir=root / "output",
-        data_dir=root / "data",
-        db_path=root / "data" / "kalinsky.db",
-        **overrides,
-    )
-
-
-@pytest.fixture
-def client(tmp_path: Path, sources_dir: Path) -> Iterator[TestClient]:
-    with TestClient(app=create_app(settings_for(tmp_path))) as test_client:
-        yield test_client
-
-
-def wait_done(client: TestClient, assembly_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assembly = client.get(f"/api/v1/assemblies/{assembly_id}").json()
-        if assembly["status"] != "processing":
-            return assembly
-        time.sleep(0.1)
-    raise TimeoutError(assembly_id)
 
 
 def test_sources_before_any_index_is_409_with_guidance(tmp_path: Path, sources_dir: Path) -> None:
