@@ -43,6 +43,8 @@ class InMemoryRepo:
 
     async def save_state(self, assembly: Assembly) -> None:
         stored = self._assemblies[assembly.id]
+        if stored.status.is_final:
+            return
         self._assemblies[assembly.id] = attrs.evolve(
             stored,
             status=assembly.status,

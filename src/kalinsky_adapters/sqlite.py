@@ -237,7 +237,7 @@ class SqliteRepo:
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE assemblies SET status = ?, progress = ?, eta_seconds = ?, error = ?, output_url = ?, "
-                "duration = ? WHERE id = ?",
+                "duration = ? WHERE id = ? AND status = 'processing'",
                 (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error,
                  assembly.output_url, assembly.duration, assembly.id),
             )

@@ -86,5 +86,8 @@ class AssemblyRepo(Protocol):
         ...
 
     async def save_state(self, assembly: Assembly) -> None:
-        """Store the render state (status, progress, error, output_url, duration); nothing else changes."""
+        """Store the render state (status, progress, error, output_url, duration); nothing else changes.
+
+        Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
+        so a render that ends after its assembly was cancelled cannot bring it back."""
         ...

@@ -73,3 +73,13 @@ def test_schema_can_be_created_from_the_command_line(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "kalinsky_adapters.sqlite", str(db_path)], check=True, capture_output=True)
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT count(*) FROM assemblies").fetchone() == (0,)
+
+
+async def test_a_finished_assembly_keeps_its_state(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        original = assembly(await repo.next_sequence())
+        await repo.add(original)
+        await repo.save_state(original.cancelled())
+        await repo.save_state(original.with_progress(0.5))  # a late progress report of the stopped render
+        await repo.save_state(original.completed("/output/asm_001/result.mp4", 1.0))
+        assert (await repo.get(original.id)) == original.cancelled()

@@ -135,3 +135,12 @@ async def test_runner_close_cancels_renders() -> None:
     await started.wait()
     await runner.aclose()
     assert cancelled == ["asm_001"] and runner.active == []
+
+
+async def test_a_render_ending_after_its_cancel_does_not_revive_it() -> None:
+    repo = await indexed_repo()
+    renderer = FakeRenderer()
+    assembly = await services.create_assembly(repo, [ClipInput(1)])
+    await repo.save_state(assembly.cancelled())
+    await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    assert (await repo.get(assembly.id)).status is AssemblyStatus.CANCELLED
