@@ -108,12 +108,15 @@ def seek_time(frame: int, fps: Fraction, copy: bool) -> float:
 
 
 def split_for_copy(
-    first: int, stop: int, keyframes: Sequence[int], frame_count: int | None
+    first: int, stop: int, keyframes: Sequence[int], frame_count: int | None, reordered: bool = True
 ) -> list[tuple[bool, int, int]]:
     """`[(copy, start, stop), ...]` covering frames `[first, stop)`: the whole GOPs inside are copied, the partial
-    GOPs at both ends encoded again. A clip holding no whole GOP is encoded whole."""
+    GOPs at both ends encoded again. A clip holding no whole GOP is encoded whole.
+
+    Without frame reordering (no B-frames) a GOP's first frames decode on their own, so a clip may also end
+    inside a copied GOP."""
     start_key = next((k for k in keyframes if first <= k < stop), None)
-    end_keys = [k for k in keyframes if k <= stop] + ([stop] if frame_count == stop else [])
+    end_keys = [k for k in keyframes if k <= stop] + ([stop] if frame_count == stop or not reordered else [])
     end_key = max(end_keys, default=None)
     if start_key is None or end_key is None or end_key <= start_key:
         return [(False, first, stop)]
@@ -194,7 +197,10 @@ def _pieces(source: Source, output: VideoFormat, first: int, stop: int, output_f
         and source.coding is not None
         and output.coding.matches(source.coding)
     )
-    runs = split_for_copy(first, stop, source.keyframes, source.frame_count) if can_copy else [(False, first, stop)]
+    if can_copy:
+        runs = split_for_copy(first, stop, source.keyframes, source.frame_count, source.coding.reorder_depth > 0)
+    else:
+        runs = [(False, first, stop)]
     if len(runs) == 1 and not runs[0][0]:  # encoded whole: the only piece that may change frame rate
         runs_out = [output_frames]
     else:

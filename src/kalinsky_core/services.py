@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import posixpath
 import time
@@ -21,8 +22,8 @@ from kalinsky_core.model import (
     SourceIndex,
     assembly_id,
 )
-from kalinsky_core.plan import plan_render, resolve_clips, sources_by_filename
-from kalinsky_core.ports import AssemblyRepo, Concatenator, MediaProber, SegmentCutter
+from kalinsky_core.plan import RenderPlan, SegmentPlan, plan_render, resolve_clips, sources_by_filename
+from kalinsky_core.ports import AssemblyRepo, Concatenator, CutSegment, MediaProber, ProgressCallback, SegmentCutter
 from kalinsky_core.runner import RenderRunner
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,16 @@ def output_url(assembly_id: str) -> str:
 
 
 class _ProgressRecorder:
-    """Turns per-step seconds into the assembly's overall progress and ETA, storing them in coarse steps."""
+    """Adds up the seconds of output each step has made into the assembly's progress and ETA, stored in
+    coarse steps. Cutting (all clips, possibly at once) is `CUT_SHARE` of the work, joining the rest."""
 
-    def __init__(self, repo: AssemblyRepo, assembly: Assembly) -> None:
+    def __init__(self, repo: AssemblyRepo, assembly: Assembly, plan: RenderPlan) -> None:
         self.repo = repo
-        self.assembly = assembly
-        self.stored = assembly.progress
+        self.assembly = assembly.with_progress(0.0)
+        self.stored = 0.0
         self.started = time.monotonic()
+        self.total = max(plan.duration, 1e-9)
+        self.cut: dict[int, float] = {}  # seconds made, by clip position
 
     def eta(self, fraction: float) -> float | None:
         """Seconds left, assuming the rest goes at the average speed so far."""
@@ -127,13 +131,28 @@ class _ProgressRecorder:
             self.stored = self.assembly.progress
             await self.repo.save_state(self.assembly)
 
-    def within(self, base: float, share: float, seconds: float):
-        """A progress callback for one step that covers `share` of the whole, starting at `base`."""
-
-        async def callback(done: float) -> None:
-            await self.record(base + share * min(max(done, 0.0), seconds) / max(seconds, 1e-9))
+    def cutting(self, segment: SegmentPlan) -> ProgressCallback:
+        async def callback(seconds: float) -> None:
+            self.cut[segment.pos] = min(max(seconds, 0.0), segment.duration)
+            await self.record(CUT_SHARE * sum(self.cut.values()) / self.total)
 
         return callback
+
+    async def joining(self, seconds: float) -> None:
+        await self.record(CUT_SHARE + (1 - CUT_SHARE) * min(max(seconds, 0.0), self.total) / self.total)
+
+
+async def _cut_all(plan: RenderPlan, cutter: SegmentCutter, recorder: _ProgressRecorder) -> list[CutSegment]:
+    """Cut every clip, all at once: the cutter bounds how much runs in parallel. The first failure stops
+    the other cuts."""
+    tasks = [asyncio.ensure_future(cutter.cut(plan, segment, recorder.cutting(segment))) for segment in plan.segments]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def render_assembly(
@@ -159,15 +178,10 @@ async def render_assembly(
             fade_ms=fade_ms,
             preview_height=preview_height,
         )
-        recorder = _ProgressRecorder(repo, assembly.with_progress(0.0))
+        recorder = _ProgressRecorder(repo, assembly, plan)
         await repo.save_state(recorder.assembly)
-        cut_segments = []
-        base = 0.0
-        for segment in plan.segments:
-            share = CUT_SHARE * segment.duration / plan.duration
-            cut_segments.append(await cutter.cut(plan, segment, recorder.within(base, share, segment.duration)))
-            base += share
-        output = await concatenator.concat(plan, cut_segments, recorder.within(CUT_SHARE, 1 - CUT_SHARE, plan.duration))
+        cut_segments = await _cut_all(plan, cutter, recorder)
+        output = await concatenator.concat(plan, cut_segments, recorder.joining)
         finished = recorder.assembly.completed(output_url(assembly.id), output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)

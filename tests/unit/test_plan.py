@@ -12,7 +12,7 @@ from samples import source
 
 from kalinsky_core.errors import InvalidClip, NotIndexed, SourceNotFound
 from kalinsky_core.model import Assembly, ClipInput
-from kalinsky_core.plan import frame_span, plan_render, resolve_clips, sources_by_filename
+from kalinsky_core.plan import frame_span, plan_render, resolve_clips, sources_by_filename, split_for_copy
 
 SOURCES = (source(1, "a.mp4", 10.0), source(2, "b.mov", 4.0, fps="25", width=160, height=120, has_audio=False))
 
@@ -152,3 +152,31 @@ def test_frame_span_matches_frame_times(start: float, end: float, fps: Fraction)
     for k in range(max(0, first - 2), stop + 2):
         time_us = Fraction(k) / fps * 1_000_000
         assert (first <= k < stop) == (start_us <= time_us < end_us) or stop == first
+
+
+@st.composite
+def gops(draw):
+    frame_count = draw(st.integers(1, 200))
+    keyframes = sorted({0, *draw(st.lists(st.integers(1, frame_count - 1), max_size=8))}) if frame_count > 1 else [0]
+    first = draw(st.integers(0, frame_count - 1))
+    stop = draw(st.integers(first + 1, frame_count))
+    return first, stop, keyframes, frame_count
+
+
+@given(gops(), st.booleans())
+def test_split_for_copy_covers_the_clip_and_copies_only_whole_gops(case, reordered: bool) -> None:
+    first, stop, keyframes, frame_count = case
+    runs = split_for_copy(first, stop, keyframes, frame_count, reordered)
+    assert runs[0][1] == first and runs[-1][2] == stop
+    assert all(a[2] == b[1] for a, b in zip(runs, runs[1:]))  # contiguous, in order
+    assert all(start < end for _copy, start, end in runs)
+    copied = [(start, end) for copy, start, end in runs if copy]
+    assert len(copied) <= 1
+    for start, end in copied:
+        assert start in keyframes  # a copy starts where decoding can start
+        # and ends where the next GOP starts or the source ends; anywhere only without reordering
+        assert end in keyframes or end == frame_count or not reordered
+    if not copied:  # encoded whole only when nothing could be copied
+        gop_ends = dict(zip(keyframes, [*keyframes[1:], frame_count]))
+        copyable = [k for k in keyframes if first <= k < stop and (gop_ends[k] <= stop or not reordered)]
+        assert not copyable
