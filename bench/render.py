@@ -1,0 +1,223 @@
+"""Render benchmark: Kalinsky clean and preview against the naive seed pipeline and a full re-encode.
+
+    uv run python bench/render.py [--work bench/work] [--skip-exactness]
+
+Generates (once, cached in --work) two 60 s 1080x1920 30 fps H.264 sources at ~8 Mb/s with AAC audio, whose
+frames carry their own index in a band of stripes; assembles 10 clips cut off keyframes (80 s of output) four
+ways, each in its own process; prints wall time, peak memory (largest process of the pipeline), the ratios and
+whether each output holds exactly the expected frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from kalinsky_adapters.binaries import find_executable
+
+FFMPEG = find_executable("ffmpeg")
+FFPROBE = find_executable("ffprobe")
+WIDTH, HEIGHT, FPS, SECONDS, BITS = 1080, 1920, 30, 60, 12
+BAND_TOP = HEIGHT * 3 // 4  # stripes fill the bottom quarter, below any overlay
+# (source, start, end): 10 clips, none starting or ending on a keyframe (2 s GOPs), 80 s in all
+CLIPS = [
+    ("a.mp4", 1.3, 9.3), ("b.mp4", 5.1, 14.1), ("a.mp4", 20.45, 27.45), ("b.mp4", 30.7, 38.7),
+    ("a.mp4", 40.2, 48.2), ("b.mp4", 2.9, 9.9), ("a.mp4", 50.5, 59.5), ("b.mp4", 45.25, 53.25),
+    ("a.mp4", 11.1, 18.1), ("b.mp4", 20.9, 28.9),
+]
+
+
+def make_source(path: Path, offset: int) -> None:
+    """Moving noisy pictures (so the encoder has real work) with the frame index coded in the bottom band."""
+    stripe = WIDTH // BITS
+    boxes = ",".join(
+        f"drawbox=x={bit * stripe}:y={BAND_TOP}:w={stripe}:h={HEIGHT - BAND_TOP}:color=white:t=fill"
+        f":enable='mod(floor((n+{offset})/{2 ** bit}),2)'"
+        for bit in range(BITS)
+    )
+    graph = (
+        f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}:d={SECONDS},noise=alls=12:allf=t,"
+        f"drawbox=x=0:y={BAND_TOP}:w={WIDTH}:h={HEIGHT - BAND_TOP}:color=black:t=fill,{boxes}"
+    )
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", graph,
+         "-f", "lavfi", "-i", f"sine=frequency={330 + offset % 200}:sample_rate=48000:duration={SECONDS}",
+         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-maxrate", "8M", "-bufsize", "16M",
+         "-g", str(2 * FPS), "-keyint_min", str(2 * FPS), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(path)],
+        check=True,
+    )
+
+
+OFFSETS = {"a.mp4": 0, "b.mp4": 2000}
+
+
+def expected_frames() -> list[int]:
+    frames = []
+    for name, start, end in CLIPS:
+        first = -(-Fraction(str(start)) * FPS // 1)
+        stop = -(-Fraction(str(end)) * FPS // 1)
+        frames += [OFFSETS[name] + k for k in range(int(first), int(stop))]
+    return frames
+
+
+def decoded_frames(path: Path) -> list[int]:
+    probe = json.loads(subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "json",
+         str(path)], check=True, capture_output=True, text=True).stdout)["streams"][0]
+    width, height = probe["width"], probe["height"]
+    row = (height * 7 // 8) // 2 * 2  # the middle of the band, at any scale
+    raw = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-vf", f"crop={width}:2:0:{row}",
+         "-f", "rawvideo", "-pix_fmt", "gray", "-"], check=True, capture_output=True).stdout
+    frames = []
+    for start in range(0, len(raw), 2 * width):
+        line = raw[start:start + width]
+        frames.append(sum(1 << bit for bit in range(BITS) if line[int((bit + 0.5) * width / BITS)] > 127))
+    return frames
+
+
+# -- the four pipelines, each run in a child process -----------------------------------------------------
+
+def run_naive(sources: Path, out: Path) -> None:
+    """The seed's pipeline as written: -ss/-to with video stream copy per clip, AAC per clip, concat demuxer."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for pos, (name, start, end) in enumerate(CLIPS, 1):
+        segment = out / f"{pos:03d}.mp4"
+        subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-ss", str(start), "-to", str(end),
+                        "-i", str(sources / name), "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
+                        "-af", "afade=t=in:d=0.05", str(segment)], check=True)
+        lines.append(f"file '{segment}'")
+    (out / "list.txt").write_text("\n".join(lines) + "\n")
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
+                    str(out / "list.txt"), "-c", "copy", str(out / "result.mp4")], check=True)
+
+
+def run_full(sources: Path, out: Path) -> None:
+    """One ffmpeg: each source split once per clip, trim + concat filters, libx264 veryfast crf 20."""
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = sorted(OFFSETS)
+    uses = {name: sum(1 for clip in CLIPS if clip[0] == name) for name in inputs}
+    graph = []
+    for i, name in enumerate(inputs):
+        graph.append(f"[{i}:v]split={uses[name]}" + "".join(f"[s{i}v{u}]" for u in range(uses[name])))
+        graph.append(f"[{i}:a]asplit={uses[name]}" + "".join(f"[s{i}a{u}]" for u in range(uses[name])))
+    taken = dict.fromkeys(inputs, 0)
+    for pos, (name, start, end) in enumerate(CLIPS):
+        i, u = inputs.index(name), taken[name]
+        taken[name] += 1
+        graph.append(f"[s{i}v{u}]trim=start={start}:end={end},setpts=PTS-STARTPTS[v{pos}]")
+        graph.append(f"[s{i}a{u}]atrim=start={start}:end={end},asetpts=PTS-STARTPTS[a{pos}]")
+    joined = "".join(f"[v{pos}][a{pos}]" for pos in range(len(CLIPS))) + f"concat=n={len(CLIPS)}:v=1:a=1[v][a]"
+    argv = [FFMPEG, "-nostdin", "-v", "error", "-y"]
+    for name in inputs:
+        argv += ["-i", str(sources / name)]
+    subprocess.run(argv + ["-filter_complex", ";".join([*graph, joined]), "-map", "[v]", "-map", "[a]",
+                           "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "aac", "-b:a", "128k",
+                           str(out / "result.mp4")], check=True)
+
+
+def run_kalinsky(sources: Path, out: Path, preview: bool) -> None:
+    from kalinsky_adapters.ffmpeg import FfmpegRenderer
+    from kalinsky_adapters.ffprobe import FfprobeProber
+    from kalinsky_adapters.memory import InMemoryRepo
+    from kalinsky_core import ClipInput, services
+
+    async def main() -> None:
+        repo = InMemoryRepo()
+        started = time.perf_counter()
+        await services.reindex(FfprobeProber(sources, FFPROBE), repo)
+        print(f"reindex {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        renderer = FfmpegRenderer(sources, out, FFMPEG, FFPROBE)
+        assembly = await services.create_assembly(
+            repo, [ClipInput(name, start, end) for name, start, end in CLIPS], preview=preview
+        )
+        print("clips:", " ".join(clip.video for clip in assembly.clips), file=sys.stderr)
+        started = time.perf_counter()
+        done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50, preview_height=720)
+        print(f"render {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        if done.error:
+            raise SystemExit(done.error)
+        os.replace(out / done.id / "result.mp4", out / "result.mp4")
+
+    asyncio.run(main())
+
+
+PIPELINES = {
+    "kalinsky-clean": lambda s, o: run_kalinsky(s, o, preview=False),
+    "kalinsky-preview": lambda s, o: run_kalinsky(s, o, preview=True),
+    "naive-copy-concat": run_naive,
+    "full-reencode": run_full,
+}
+
+
+def measure(name: str, sources: Path, out: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB, largest process) of one pipeline run in a child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, __file__, "--run", name, "--sources", str(sources), "--out", str(out)])
+    _pid, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path(__file__).parent / "work")
+    parser.add_argument("--skip-exactness", action="store_true", help="do not decode outputs to check frames")
+    parser.add_argument("--run", choices=PIPELINES, help=argparse.SUPPRESS)
+    parser.add_argument("--sources", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        PIPELINES[args.run](args.sources, args.out)
+        return
+
+    sources = args.work / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    for name, offset in OFFSETS.items():
+        if not (sources / name).exists():
+            print(f"generating {name} (once) ...", flush=True)
+            started = time.perf_counter()
+            make_source(sources / f".{name}", offset)
+            os.replace(sources / f".{name}", sources / name)
+            print(f"  {time.perf_counter() - started:.0f} s", flush=True)
+
+    output_seconds = sum(end - start for _name, start, end in CLIPS)
+    expected = expected_frames()
+    results = {}
+    for name in PIPELINES:
+        out = args.work / "out" / name
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        print(f"running {name} ...", flush=True)
+        elapsed, peak = measure(name, sources, out)
+        exact = None if args.skip_exactness else decoded_frames(out / "result.mp4") == expected
+        results[name] = (elapsed, peak, exact)
+
+    cpu = platform.processor() or platform.machine()
+    print(f"\nmachine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}; ffmpeg {FFMPEG}")
+    print(f"workload: 2 x {SECONDS} s {WIDTH}x{HEIGHT} {FPS} fps H.264 8 Mb/s + AAC; {len(CLIPS)} clips, "
+          f"{output_seconds:.0f} s of output ({len(expected)} frames)\n")
+    print(f"{'pipeline':<20} {'wall s':>8} {'x realtime':>11} {'peak MiB':>9}  frames exact")
+    for name, (elapsed, peak, exact) in results.items():
+        verdict = "not checked" if exact is None else "yes" if exact else "NO"
+        print(f"{name:<20} {elapsed:8.1f} {output_seconds / elapsed:11.1f} {peak:9.0f}  {verdict}")
+    clean, preview = results["kalinsky-clean"][0], results["kalinsky-preview"][0]
+    naive, full = results["naive-copy-concat"][0], results["full-reencode"][0]
+    print(f"\nclean / naive:         {clean / naive:5.2f}x  (target <= 2.5)")
+    print(f"full re-encode / clean: {full / clean:5.2f}x  (target >= 5)")
+    print(f"preview speed:         {output_seconds / preview:5.1f}x realtime  (target >= 10)")
+
+
+if __name__ == "__main__":
+    main()
