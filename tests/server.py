@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,36 +43,62 @@ def wait_for_assembly(base_url: str, assembly_id: str, timeout: float = 120) -> 
     raise TimeoutError(f"{assembly_id} still processing after {timeout} s")
 
 
-@contextlib.contextmanager
-def running_server(workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
-    """`kalinsky serve` in `workdir` (its sources/, output/, data/ are the defaults); yields the base URL."""
-    port = port or free_port()
-    log = open(workdir / "server.log", "ab")
-    process = subprocess.Popen(
-        [KALINSKY, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=workdir,
-        env={**os.environ, **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
+class Server:
+    """A `kalinsky serve` process in `workdir` (its sources/, output/, data/ are the defaults)."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(workdir / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [KALINSKY, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=workdir,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a test can kill it with its ffmpegs
+            )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}: {(workdir / 'server.log').read_text()}")
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{base_url}/api/v1/assemblies", timeout=2).close()
-                break
+                urllib.request.urlopen(f"{self.url}/api/v1/assemblies", timeout=2).close()
+                return
             if time.monotonic() > deadline:
                 raise TimeoutError("server did not start")
             time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
+
+    def log(self) -> str:
+        return (self.workdir / "server.log").read_text(errors="replace")
+
+    def stop(self, timeout: float = 30) -> float:
+        """SIGTERM, as a service manager stops it; the seconds it took to exit."""
+        started = time.monotonic()
+        self.process.terminate()
         try:
-            process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            self.kill()
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        """SIGKILL to the server and every process it started, as a crash or power cut would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@contextlib.contextmanager
+def running_server(workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+    """`kalinsky serve` in `workdir` (its sources/, output/, data/ are the defaults); yields the base URL."""
+    server = Server(workdir, env, port)
+    try:
+        yield server.url
+    finally:
+        if server.process.poll() is None:
+            server.stop(timeout=15)

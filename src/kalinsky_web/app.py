@@ -55,7 +55,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
 
 def domain_error_response(_request: Request, error: KalinskyError) -> Response[dict[str, Any]]:
     status = next((code for kind, code in _STATUS_OF.items() if isinstance(error, kind)), 500)
-    return Response({"status_code": status, "detail": error.message}, status_code=status)
+    return Response({"status_code": status, "detail": error.message}, status_code=status, media_type=MediaType.JSON)
 
 
 async def resolve(provider: providers.Provider) -> Any:

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from kalinsky_adapters.otio import assembly_timeline, timeline_json
 from kalinsky_core import services
 from kalinsky_web.routes import Repo
+from kalinsky_web.schemas import error_responses
 
 
 def otio_export(sources_dir: Path) -> HTTPRouteHandler:
@@ -26,6 +27,9 @@ def otio_export(sources_dir: Path) -> HTTPRouteHandler:
             "sources is no longer indexed."
         ),
         media_type=MediaType.JSON,
+        responses=error_responses(
+            e404="No assembly has this id", e409="No index yet", e422="A source of the assembly is no longer indexed"
+        ),
     )
     async def export_otio(assembly_id: FromPath[str], repo: Repo) -> Response[bytes]:
         assembly = await services.get_assembly(repo, assembly_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+from litestar.openapi.datastructures import ResponseSpec
 
 from kalinsky_core.model import ClipInput, SkippedFile
 
@@ -39,3 +40,18 @@ class ReindexResult(msgspec.Struct):
     status: str
     count: int
     skipped: list[SkippedFile]
+
+
+class ErrorBody(msgspec.Struct):
+    """Every error answer: the HTTP status again and a message for people."""
+
+    status_code: int
+    detail: str
+
+
+def error_responses(**described: str) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for error answers, e.g. `error_responses(e404="No such assembly")`."""
+    return {
+        int(code[1:]): ResponseSpec(data_container=ErrorBody, description=text, generate_examples=False)
+        for code, text in described.items()
+    }

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from baize.asgi import FileResponse, Response
+from baize.asgi import FileResponse, JSONResponse, Response
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, SkipValidation
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -22,6 +21,7 @@ from kalinsky_core.model import Source
 from kalinsky_core.plan import find_source
 from kalinsky_core.ports import AssemblyRepo
 from kalinsky_web.routes import Repo
+from kalinsky_web.schemas import error_responses
 
 Thumbnailer = NamedDependency[SkipValidation[FfmpegThumbnailer]]
 
@@ -50,8 +50,9 @@ def file_answer(path: Path, content_type: str | None = None) -> ASGIApp:
     return answer
 
 
-def _not_found(index: int) -> NotFoundException:
-    return NotFoundException(detail=f"Source {index} not found")
+def _not_found(index: int) -> ASGIApp:
+    # An answer rather than an exception: the route's media type (video, image) must not label this JSON.
+    return JSONResponse({"status_code": 404, "detail": f"Source {index} not found"}, status_code=404)
 
 
 async def _indexed(repo: AssemblyRepo, index: int) -> Source | None:
@@ -70,26 +71,30 @@ class SourceMediaController(Controller):
         "/media",
         summary="The source video file (Range requests for seeking)",
         description="404 if no indexed source has this index or its file is gone; 409 before the first reindex.",
+        media_type="video/*",
+        responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
     async def media(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
         source = await _indexed(repo, index)
         if source is None:
-            raise _not_found(index)
+            return _not_found(index)
         try:
             return file_answer(thumbnailer.source_path(source.filename))
-        except (MissingSourceFile, FileNotFoundError) as missing:
-            raise _not_found(index) from missing
+        except (MissingSourceFile, FileNotFoundError):
+            return _not_found(index)
 
     @get(
         "/thumbnail",
         summary="A JPEG poster frame of the source",
         description="Made with ffmpeg on first request and cached. 404 as for /media.",
+        media_type="image/jpeg",
+        responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
     async def thumbnail(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
         source = await _indexed(repo, index)
         if source is None:
-            raise _not_found(index)
+            return _not_found(index)
         try:
             return file_answer(await thumbnailer.thumbnail(source), content_type="image/jpeg")
-        except (MissingSourceFile, FileNotFoundError) as missing:
-            raise _not_found(index) from missing
+        except (MissingSourceFile, FileNotFoundError):
+            return _not_found(index)

@@ -1,0 +1,83 @@
+"""The real server under stress and crashes: concurrent requests, kill -9 mid-render, stop while rendering."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from pathlib import Path
+
+from media import frame_indices
+from server import Server, http_json, wait_for_assembly
+
+LONG = {"preview": True, "clips": [{"source": "a.mp4"}] * 40}  # some seconds of rendering here
+
+
+def wait_progress(base: str, assembly_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while http_json("GET", f"{base}/api/v1/assemblies/{assembly_id}")[1]["progress"] <= 0:
+        assert time.monotonic() < deadline, "render did not start"
+        time.sleep(0.05)
+
+
+def test_a_crash_mid_render_is_rendered_again_from_scratch(tmp_path: Path, sources_dir: Path) -> None:
+    server = Server(tmp_path)
+    try:
+        clips = [{"source": "a.mp4", "start": 0.5, "end": 3.5}] * 3 + [{"source": "a.mp4"}] * 20
+        _, created = http_json("POST", f"{server.url}/api/v1/assemblies", {"preview": False, "clips": clips})
+        wait_progress(server.url, created["id"])
+    finally:
+        server.kill()  # the server and its ffmpegs, mid-render
+    assert (tmp_path / "output" / created["id"] / "segments").is_dir()  # partial files were left
+
+    server = Server(tmp_path)
+    try:
+        done = wait_for_assembly(server.url, created["id"])
+        assert done["status"] == "done", done["error"]
+        result = tmp_path / "output" / created["id"] / "result.mp4"
+        assert frame_indices(result) == list(range(15, 105)) * 3 + list(range(120)) * 20
+        assert not (tmp_path / "output" / created["id"] / "segments").exists()
+        _, second = http_json("POST", f"{server.url}/api/v1/assemblies", {"clips": [{"source": 1}]})
+        assert second["id"] != created["id"]
+    finally:
+        server.stop()
+
+
+def test_a_hundred_concurrent_posts_are_all_accepted_while_the_api_stays_responsive(
+    tmp_path: Path, sources_dir: Path
+) -> None:
+    server = Server(tmp_path)
+    try:
+        def post(_: int) -> tuple[int, str, float]:
+            started = time.monotonic()
+            status, body = http_json("POST", f"{server.url}/api/v1/assemblies", LONG)
+            return status, body["id"], time.monotonic() - started
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(post, range(100)))
+        assert {status for status, _, _ in results} == {202}
+        assert sorted(i for _, i, _ in results) == [f"asm_{n:03d}" for n in range(1, 101)]
+        assert max(seconds for _, _, seconds in results) < 10  # generous: a blocked event loop takes far longer
+
+        # renders run one at a time; listing stays quick meanwhile
+        for _ in range(5):
+            started = time.monotonic()
+            status, listed = http_json("GET", f"{server.url}/api/v1/assemblies")
+            assert status == 200 and len(listed) == 100
+            assert time.monotonic() - started < 2
+        statuses = [a["status"] for a in listed]
+        assert statuses.count("processing") >= 99
+        assert sum(1 for a in listed if a["progress"] > 0 and a["status"] == "processing") <= 1
+
+        # a stop while rendering ends within a bounded time and loses nothing
+        assert server.stop() < 15
+    finally:
+        if server.process.poll() is None:
+            server.kill()
+    server = Server(tmp_path, env={"KALINSKY_AUTO_REINDEX": "false"})
+    try:
+        _, listed = http_json("GET", f"{server.url}/api/v1/assemblies")
+        assert len(listed) == 100 and {a["status"] for a in listed} <= {"processing", "done"}
+        for assembly in listed:  # no need to render them all again here
+            http_json("POST", f"{server.url}/api/v1/assemblies/{assembly['id']}/cancel")
+    finally:
+        server.stop()
