@@ -778,7 +778,17 @@ function bindAssembly() {
 
 // -- renders -----------------------------------------------------------------------------------------
 
-const STATUS_LABEL = { processing: "Rendering", done: "Done", failed: "Failed" };
+const STATUS_LABEL = { processing: "Rendering", done: "Done", failed: "Failed", cancelled: "Cancelled" };
+const OUTCOME = { done: "is done", failed: "failed", cancelled: "was cancelled" };
+
+async function cancelRender(assembly) {
+  const { ok, status, data } = await api("POST", `/assemblies/${encodeURIComponent(assembly.id)}/cancel`);
+  if (ok) {
+    upsertRender(data);
+    renderActivity();
+  }
+  else announce(`Could not cancel ${assembly.name || assembly.id}: ${errorText(status, data)}`);
+}
 
 function relativeTime(iso) {
   const then = new Date(iso);
@@ -847,7 +857,21 @@ function progressBody(assembly) {
       h("span", { class: "bar-fill", style: `width: ${percent}%` }),
     ),
     h("span", { class: "progress-label tabular" }, progressLabel(assembly.progress, assembly.eta_seconds)),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "button subtle small",
+        "aria-label": `Cancel the render of ${assembly.name || assembly.id}`,
+        onclick: () => cancelRender(assembly),
+      },
+      "Cancel",
+    ),
   );
+}
+
+function cancelledBody() {
+  return h("p", { class: "muted small" }, "Cancelled: the render was stopped and its files removed.");
 }
 
 function doneBody(assembly, preload) {
@@ -909,9 +933,13 @@ function updateCard(entry, assembly, position) {
       body.querySelector(".progress-label").textContent = progressLabel(assembly.progress, assembly.eta_seconds);
     }
   } else if (!previous || previous.status !== assembly.status || !body.firstChild) {
-    body.replaceChildren(assembly.status === "done" ? doneBody(assembly, position < PRELOADED_RENDERS) : failedBody(assembly));
+    const finished = {
+      done: () => doneBody(assembly, position < PRELOADED_RENDERS),
+      cancelled: cancelledBody,
+    }[assembly.status] ?? (() => failedBody(assembly));
+    body.replaceChildren(finished());
     if (previous && previous.status === "processing") {
-      const outcome = assembly.status === "done" ? "is done" : "failed";
+      const outcome = OUTCOME[assembly.status] ?? assembly.status;
       announce(`Render ${assembly.name || assembly.id} ${outcome}`);
       if (state.submitted === assembly.id) {
         const link = h("a", { href: `#render-${assembly.id}` }, assembly.status === "done" ? "Play it" : "See why");

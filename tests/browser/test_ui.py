@@ -296,3 +296,44 @@ def test_h264_mp4_plays_in_this_chromium(browser: Browser, tmp_path: Path) -> No
         assert page.evaluate("document.createElement('video').canPlayType('video/mp4; codecs=\"avc1.64001e\"')")
         open_source(page, "clip.mp4")
         assert page.evaluate("document.getElementById('player').videoWidth") == 320
+
+
+# The frame number shown by a <video> (argument: a CSS selector), read as SHOWN_FRAME does.
+FRAME_OF = SHOWN_FRAME.replace('() => {\n  const video = document.getElementById("player");',
+                               '(selector) => {\n  const video = document.querySelector(selector);')
+
+
+def test_smart_cut_render_plays_frame_exact_and_renders_can_be_cancelled(
+    browser: Browser, tmp_path: Path, sources_dir: Path
+) -> None:
+    with running_server(tmp_path) as base:
+        clips = [{"source": "a.mp4", "start": 0.5, "end": 3.5}, {"source": "a.mp4", "start": 1.0, "end": 2.0}]
+        _, clean = http_json("POST", f"{base}/api/v1/assemblies", {"name": "Smart", "preview": False, "clips": clips})
+        page = browser.new_page(viewport=LAPTOP)
+        errors = watch_errors(page)
+        page.goto(base)
+        card = page.locator(f"#render-{clean['id']}")
+        expect(card.locator(".status")).to_have_text("Done", timeout=30_000)
+        assert [clip["video"] for clip in http_json("GET", f"{base}/api/v1/assemblies/{clean['id']}")[1]["clips"]] \
+            != ["reencode", "reencode"]  # frames were copied
+        player = f"#render-{clean['id']} video"
+        page.eval_on_selector(player, "video => { video.preload = 'auto'; video.load(); }")
+        page.wait_for_function(f"document.querySelector('{player}').readyState >= 2")
+        # output frame k shows source frame 15 + k for the first clip (90 frames), then 30 + (k - 90)
+        for k, frame in [(0, 15), (14, 29), (15, 30), (44, 59), (89, 104), (90, 30), (119, 59)]:
+            page.eval_on_selector(player, f"video => {{ video.currentTime = {(k + 0.5) / 30}; }}")
+            page.wait_for_function(
+                f"(selector) => !document.querySelector(selector).seeking && ({FRAME_OF})(selector) === {frame}",
+                arg=player, polling=50, timeout=5000,
+            )
+
+        _, long = http_json("POST", f"{base}/api/v1/assemblies",
+                            {"name": "Long", "preview": True, "clips": [{"source": "a.mp4"}] * 120})
+        page.reload()  # (the page itself looks for new renders every 10 s while idle)
+        long_card = page.locator(f"#render-{long['id']}")
+        long_card.get_by_role("button", name="Cancel the render of Long").click(timeout=30_000)
+        expect(long_card.locator(".status")).to_have_text("Cancelled")
+        expect(long_card).to_contain_text("the render was stopped")
+        shot(page, "11-cancelled")
+        assert http_json("GET", f"{base}/api/v1/assemblies/{long['id']}")[1]["status"] == "cancelled"
+        assert errors == []
