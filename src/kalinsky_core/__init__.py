@@ -10,7 +10,9 @@ Model (immutable attrs classes)
                                                   extension is in SOURCE_EXTENSIONS)
     ClipInput                                     a clip as asked: a source by 1-based index or exact filename,
                                                   optional start and end in seconds
-    Clip                                          a resolved clip: pos, filename, start, end, duration
+    Clip                                          a resolved clip: pos, filename, start, end, duration, and
+                                                  `video`: copied, smart-cut or re-encoded
+    VideoCoding                                   how a source's video is coded (decides what can be copied)
     Assembly, AssemblyStatus                      the aggregate: what was asked never changes, only the render
                                                   state (status, progress, error, output_url, duration) moves
 
@@ -21,6 +23,8 @@ Use cases (coroutines)
     get_assembly(repo, assembly_id)               AssemblyNotFound if there is none
     render_assembly(assembly, repo, cutter, concatenator, fade_ms=, preview_height=)
                                                   cut, join, store `done` or `failed`; returns the final state
+    cancel_assembly(repo, runner, concatenator, assembly_id)
+                                                  stop a queued or running render, store `cancelled`
     unfinished_assemblies(repo)                   still `processing` (a render was stopped), oldest first
 
 Planning (pure functions)
@@ -35,15 +39,16 @@ Ports and their values
 
 RenderRunner runs renders in the background (bounded concurrency, clean shutdown).
 
-Errors: KalinskyError and its kinds NotIndexed, SourceNotFound, InvalidClip, AssemblyNotFound, ProbeFailed,
-RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found", "start >= end for clip 2",
-"Assembly not found", "No index. Call POST /sources/reindex first.".
+Errors: KalinskyError and its kinds NotIndexed, SourceNotFound, InvalidClip, AssemblyNotFound, AssemblyFinished,
+ProbeFailed, RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found",
+"start >= end for clip 2", "Assembly not found", "No index. Call POST /sources/reindex first.".
 
 Property tests: `kalinsky_core.testing` has hypothesis strategies for all of the above (it needs hypothesis;
 importing `kalinsky_core` does not).
 """
 
 from kalinsky_core.errors import (
+    AssemblyFinished,
     AssemblyNotFound,
     InvalidClip,
     KalinskyError,
@@ -62,6 +67,7 @@ from kalinsky_core.model import (
     SkippedFile,
     Source,
     SourceIndex,
+    VideoCoding,
 )
 from kalinsky_core.plan import (
     RenderPlan,
@@ -83,6 +89,7 @@ from kalinsky_core.ports import (
 )
 from kalinsky_core.runner import RenderRunner
 from kalinsky_core.services import (
+    cancel_assembly,
     create_assembly,
     get_assembly,
     list_sources,
@@ -94,6 +101,7 @@ from kalinsky_core.services import (
 __all__ = [
     "SOURCE_EXTENSIONS",
     "Assembly",
+    "AssemblyFinished",
     "AssemblyNotFound",
     "AssemblyRepo",
     "AssemblyStatus",
@@ -118,7 +126,9 @@ __all__ = [
     "Source",
     "SourceIndex",
     "SourceNotFound",
+    "VideoCoding",
     "VideoFormat",
+    "cancel_assembly",
     "create_assembly",
     "find_source",
     "frame_span",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from kalinsky_core.errors import (
     SourceNotFound,
 )
 from kalinsky_web.config import Settings
-from kalinsky_web.container import Container
+from kalinsky_web.container import Container, resolve
 from kalinsky_web.otio_routes import otio_export
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.source_media import SourceMediaController
@@ -56,12 +55,6 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
 def domain_error_response(_request: Request, error: KalinskyError) -> Response[dict[str, Any]]:
     status = next((code for kind, code in _STATUS_OF.items() if isinstance(error, kind)), 500)
     return Response({"status_code": status, "detail": error.message}, status_code=status, media_type=MediaType.JSON)
-
-
-async def resolve(provider: providers.Provider) -> Any:
-    """The provider's object, awaited when it comes from (or depends on) an async resource."""
-    value = provider()
-    return await value if inspect.isawaitable(value) else value
 
 
 def from_container(provider: providers.Provider) -> Provide:

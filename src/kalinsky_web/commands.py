@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Coroutine
@@ -22,7 +21,6 @@ from typing import IO, Any, TypeVar
 
 import click
 import msgspec
-from dependency_injector import providers
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -33,7 +31,7 @@ from kalinsky_core.model import Assembly, AssemblyStatus, Source
 from kalinsky_core.ports import AssemblyRepo
 from kalinsky_core.runner import RenderRunner
 from kalinsky_web.config import ConfigError, Settings
-from kalinsky_web.container import Container
+from kalinsky_web.container import Container, resolve
 from kalinsky_web.schemas import AssemblyCreate
 
 T = TypeVar("T")
@@ -75,13 +73,8 @@ async def _adapters(settings: Settings) -> AsyncIterator[Container]:
             await result
 
 
-async def _resolve(provider: providers.Provider) -> Any:
-    value = provider()
-    return await value if inspect.isawaitable(value) else value
-
-
 async def _repo(container: Container) -> AssemblyRepo:
-    return await _resolve(container.repo)
+    return await resolve(container.repo)
 
 
 def _stdout() -> Console:
@@ -123,7 +116,7 @@ def reindex() -> None:
 
     async def work():
         async with _adapters(settings) as container:
-            return await services.reindex(await _resolve(container.prober), await _repo(container))
+            return await services.reindex(await resolve(container.prober), await _repo(container))
 
     index = _run(work())
     click.echo(f"indexed {len(index.sources)} sources in {settings.sources_dir}")
@@ -236,7 +229,7 @@ def assemble(spec: IO[bytes], preview: bool | None, wait: bool) -> None:
             click.echo(assembly.id)
             if not wait:
                 return assembly
-            return await _render_watched(repo, await _resolve(container.runner), assembly)
+            return await _render_watched(repo, await resolve(container.runner), assembly)
 
     assembly = _run(work())
     if not wait:
@@ -259,7 +252,7 @@ def render(assembly_id: str) -> None:
         async with _adapters(settings) as container:
             assembly = await services.get_assembly(await _repo(container), assembly_id)
             if assembly.status is AssemblyStatus.PROCESSING:
-                runner: RenderRunner = await _resolve(container.runner)
+                runner: RenderRunner = await resolve(container.runner)
                 runner.submit(assembly)
                 await runner.wait_idle()
             return await services.get_assembly(await _repo(container), assembly_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -49,6 +51,12 @@ async def start_runner(
 def thumbnails_dir(settings: Settings) -> Path:
     """Posters of the sources live beside the database: derived data, not a render."""
     return settings.data_dir / "thumbnails"
+
+
+async def resolve(provider: providers.Provider) -> Any:
+    """The provider's object, awaited when it comes from (or depends on) an async resource."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
 
 
 class Container(containers.DeclarativeContainer):
