@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from media import FFMPEG, FFPROBE, audio_samples, frame_indices, probe, rms, stream
 
+from kalinsky_adapters.binaries import find_font
 from kalinsky_adapters.ffmpeg import FfmpegRenderer, escape_filter_value
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
@@ -136,3 +137,17 @@ async def test_cut_raises_render_failed_for_a_missing_source(tmp_path: Path, sou
 
 def test_filter_values_survive_both_escaping_levels() -> None:
     assert escape_filter_value("/f/it's: a[1],b;c\\d") == "/f/it\\\\\\'s\\\\: a\\[1\\]\\,b\\;c\\\\\\\\d"
+
+
+async def test_previews_work_without_system_fonts(tmp_path: Path, sources_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr("kalinsky_adapters.binaries.shutil.which", lambda _name: None)  # no fontconfig
+    font = find_font()
+    assert font.endswith("Roboto-Regular.ttf")
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
+    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE, font=font)
+    assembly = await services.create_assembly(repo, [ClipInput("a.mp4", 0.0, 1.0)], preview=True)
+    done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    result = tmp_path / "out" / done.id / "result.mp4"
+    assert frame_indices(result) == list(range(30))
+    assert frame_indices(result, row_fraction=0.04) != list(range(30))  # the timecode box is there

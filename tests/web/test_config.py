@@ -1,0 +1,50 @@
+"""Settings from KALINSKY_* variables, and what a bad one does to startup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kalinsky_web.config import ConfigError, Settings
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = Settings.from_env({})
+    assert (settings.sources_dir, settings.output_dir, settings.data_dir) == (
+        Path("sources"), Path("output"), Path("data"))
+    assert settings.db_path == Path("data/kalinsky.db")
+    assert (settings.audio_fade_ms, settings.audio_codec, settings.audio_bitrate) == (50, "aac", "128k")
+    assert settings.auto_reindex is True and settings.max_renders >= 1
+    assert settings.ffmpeg_bin is None and settings.ffprobe_bin is None
+
+
+def test_variables_override_and_db_path_follows_the_data_dir() -> None:
+    settings = Settings.from_env({
+        "KALINSKY_DATA_DIR": "/srv/data", "KALINSKY_AUTO_REINDEX": "false", "KALINSKY_MAX_RENDERS": "3",
+        "KALINSKY_AUDIO_BITRATE": "192k", "KALINSKY_FFMPEG_BIN": sys.executable,
+    })
+    assert settings.db_path == Path("/srv/data/kalinsky.db")
+    assert (settings.auto_reindex, settings.max_renders, settings.audio_bitrate) == (False, 3, "192k")
+    assert settings.ffmpeg_bin == sys.executable
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AUDIO_FADE_MS", "-5"), ("AUDIO_FADE_MS", "fifty"), ("MAX_RENDERS", "0"), ("AUTO_REINDEX", "maybe"),
+     ("AUDIO_BITRATE", "loud"), ("AUDIO_CODEC", "aac; rm"), ("FFMPEG_BIN", "/no/such/ffmpeg"),
+     ("PREVIEW_HEIGHT", "1.5")],
+)
+def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"KALINSKY_{name}"):
+        Settings.from_env({f"KALINSKY_{name}": value})
+
+
+def test_serve_refuses_to_start_with_a_bad_value(tmp_path: Path) -> None:
+    kalinsky = str(Path(sys.executable).with_name("kalinsky"))
+    result = subprocess.run([kalinsky, "serve", "--port", "0"], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "KALINSKY_MAX_RENDERS": "many"}, timeout=60)
+    assert result.returncode != 0
+    assert "KALINSKY_MAX_RENDERS must be a whole number >= 1, got 'many'" in result.stderr
