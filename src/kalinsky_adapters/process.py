@@ -25,6 +25,7 @@ class Completed:
     returncode: int
     stdout: str
     stderr_tail: str
+    progress: dict[str, str] = attrs.field(factory=dict)  # ffmpeg's last progress report, e.g. {"frame": "90"}
 
 
 async def _drain_stderr(stream: asyncio.StreamReader) -> str:
@@ -34,13 +35,18 @@ async def _drain_stderr(stream: asyncio.StreamReader) -> str:
     return tail.decode(errors="replace")
 
 
-async def _read_progress(stream: asyncio.StreamReader, on_seconds: Callable[[float], Awaitable[None]]) -> str:
-    """Consume ffmpeg's `-progress pipe:1` blocks, reporting `out_time_us` (microseconds; may be N/A)."""
+async def _read_progress(
+    stream: asyncio.StreamReader, on_seconds: Callable[[float], Awaitable[None]]
+) -> dict[str, str]:
+    """Consume ffmpeg's `-progress pipe:1` blocks, reporting `out_time_us` (microseconds; may be N/A);
+    return the last block."""
+    block: dict[str, str] = {}
     async for raw in stream:
         key, _, value = raw.decode(errors="replace").strip().partition("=")
+        block[key] = value
         if key == "out_time_us" and value.lstrip("-").isdigit():
             await on_seconds(max(int(value), 0) / 1_000_000)
-    return ""
+    return block
 
 
 async def run(
@@ -71,9 +77,9 @@ async def run(
         for reader in (stdout_reader, stderr_reader):
             reader.cancel()
         raise
-    if isinstance(out, bytes):
-        out = out.decode(errors="replace")
-    return Completed(returncode=returncode, stdout=out, stderr_tail=err.strip())
+    if isinstance(out, dict):
+        return Completed(returncode=returncode, stdout="", stderr_tail=err.strip(), progress=out)
+    return Completed(returncode=returncode, stdout=out.decode(errors="replace"), stderr_tail=err.strip())
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from media import FFMPEG, FFPROBE, audio_samples, frame_indices, probe, rms, stream
 
@@ -151,3 +152,20 @@ async def test_previews_work_without_system_fonts(tmp_path: Path, sources_dir: P
     result = tmp_path / "out" / done.id / "result.mp4"
     assert frame_indices(result) == list(range(30))
     assert frame_indices(result, row_fraction=0.04) != list(range(30))  # the timecode box is there
+
+
+async def test_a_clip_that_comes_out_short_fails_instead_of_losing_frames(tmp_path: Path, sources_dir: Path) -> None:
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
+    assembly = await services.create_assembly(repo, [ClipInput("a.mp4", 3.5)])
+    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), fade_ms=50)
+    (segment,) = plan.segments
+    # as if the index promised more than the file holds: 50 frames asked where 15 remain
+    greedy = attrs.evolve(segment, pieces=(attrs.evolve(segment.pieces[0], output_frames=50),))
+    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+
+    async def ignore(_seconds: float) -> None:
+        pass
+
+    with pytest.raises(RenderFailed, match="ffmpeg made 15 of 50 frames for clip 1 .a.mp4.: the source ends early"):
+        await renderer.cut(plan, greedy, ignore)
