@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -46,7 +47,10 @@ def wait_for_assembly(base_url: str, assembly_id: str, timeout: float = 120) -> 
 class Server:
     """A `kalinsky serve` process in `workdir` (its sources/, output/, data/ are the defaults)."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None, max_file_bytes: int = 0
+    ) -> None:
+        """`max_file_bytes`: no file the server (or its ffmpeg) writes may grow past this, as on a full disk."""
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -58,6 +62,8 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a test can kill it with its ffmpegs
+                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes)))
+                if max_file_bytes else None,
             )
         self._wait_ready()
 

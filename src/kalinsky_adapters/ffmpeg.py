@@ -18,6 +18,7 @@ import json
 import math
 import os
 import shutil
+import signal
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -52,6 +53,18 @@ class EncoderSettings:
 
 async def _ignore_progress(_seconds: float) -> None:
     pass
+
+
+def _signal_reason(returncode: int) -> str:
+    """Why ffmpeg ended without a word: the signal that stopped it, if any."""
+    if returncode >= 0:
+        return "no message"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        return f"killed by signal {-returncode}"
+    hint = " (a file grew past the size it may have: is the disk full?)" if name == "SIGXFSZ" else ""
+    return f"killed by {name}{hint}"
 
 
 #: ffprobe's profile names → libx264's.
@@ -198,7 +211,8 @@ class FfmpegRenderer:
         async with self._slots:
             done = await process.run(argv, progress or _ignore_progress)
         if done.returncode != 0:
-            raise RenderFailed(f"ffmpeg failed on {what}, exit {done.returncode}: {self._readable(done.stderr_tail)}")
+            reason = self._readable(done.stderr_tail) or _signal_reason(done.returncode)
+            raise RenderFailed(f"ffmpeg failed on {what}, exit {done.returncode}: {reason}")
         made = done.progress.get("frame", "")
         if frames is not None and made != str(frames):
             raise RenderFailed(

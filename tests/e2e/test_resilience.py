@@ -81,3 +81,17 @@ def test_a_hundred_concurrent_posts_are_all_accepted_while_the_api_stays_respons
             http_json("POST", f"{server.url}/api/v1/assemblies/{assembly['id']}/cancel")
     finally:
         server.stop()
+
+
+def test_a_full_disk_fails_the_render_and_leaves_the_service_up(tmp_path: Path, sources_dir: Path) -> None:
+    server = Server(tmp_path, max_file_bytes=2_000_000)  # every file stops growing at 2 MB, as on a full disk
+    try:
+        _, created = http_json("POST", f"{server.url}/api/v1/assemblies",
+                               {"preview": False, "clips": [{"source": "a.mp4"}] * 30})  # 2 minutes: over 2 MB
+        failed = wait_for_assembly(server.url, created["id"])
+        assert failed["status"] == "failed" and "is the disk full?" in failed["error"]
+        assert not (tmp_path / "output" / created["id"]).exists()
+        _, small = http_json("POST", f"{server.url}/api/v1/assemblies", {"clips": [{"source": "a.mp4", "end": 1}]})
+        assert wait_for_assembly(server.url, small["id"])["status"] == "done"  # still serving, still rendering
+    finally:
+        server.stop()
