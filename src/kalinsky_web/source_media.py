@@ -6,6 +6,7 @@ Sources are reached only by their index number, never by a path. Both answers su
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from baize.asgi import FileResponse, JSONResponse, Response
@@ -55,12 +56,15 @@ def _not_found(index: int) -> ASGIApp:
     return JSONResponse({"status_code": 404, "detail": f"Source {index} not found"}, status_code=404)
 
 
-async def _indexed(repo: AssemblyRepo, index: int) -> Source | None:
-    """The source with this index; None if there is none. Raises NotIndexed (409) before the first reindex."""
+async def _answer_for(
+    repo: AssemblyRepo, index: int, answer: Callable[[Source], Awaitable[ASGIApp]]
+) -> ASGIApp:
+    """`answer` for the source with this index; 404 if there is none or its file is gone. Raises NotIndexed
+    (409) before the first reindex."""
     try:
-        return find_source(await services.list_sources(repo), index)
-    except SourceNotFound:
-        return None
+        return await answer(find_source(await services.list_sources(repo), index))
+    except (SourceNotFound, MissingSourceFile, FileNotFoundError):
+        return _not_found(index)
 
 
 class SourceMediaController(Controller):
@@ -75,13 +79,10 @@ class SourceMediaController(Controller):
         responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
     async def media(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
-        source = await _indexed(repo, index)
-        if source is None:
-            return _not_found(index)
-        try:
+        async def source_file(source: Source) -> ASGIApp:
             return file_answer(thumbnailer.source_path(source.filename))
-        except (MissingSourceFile, FileNotFoundError):
-            return _not_found(index)
+
+        return await _answer_for(repo, index, source_file)
 
     @get(
         "/thumbnail",
@@ -91,10 +92,7 @@ class SourceMediaController(Controller):
         responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
     async def thumbnail(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
-        source = await _indexed(repo, index)
-        if source is None:
-            return _not_found(index)
-        try:
+        async def poster(source: Source) -> ASGIApp:
             return file_answer(await thumbnailer.thumbnail(source), content_type="image/jpeg")
-        except (MissingSourceFile, FileNotFoundError):
-            return _not_found(index)
+
+        return await _answer_for(repo, index, poster)
