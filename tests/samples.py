@@ -17,13 +17,15 @@ def source(index: int = 1, filename: str = "a.mp4", duration: float = 10.0, fps:
         coding=extra.pop("coding", None),
         keyframes=extra.pop("keyframes", ()),
         frame_count=extra.pop("frame_count", None),
+        copy_ends=extra.pop("copy_ends", ()),
     )
     return Source.from_media(index, filename, info)
 
 
 def sources() -> tuple[Source, ...]:
     return (
-        source(1, "a.mp4", 4.0, fps="30000/1001", coding=H264, keyframes=(0, 30, 60, 90), frame_count=120),
+        source(1, "a.mp4", 4.0, fps="30000/1001", coding=H264, keyframes=(0, 30, 60, 90), frame_count=120,
+               copy_ends=(1, 5, 9, 13, 30, 31, 35, 60, 61, 90, 91, 95, 120)),
         source(2, "it's b.mov", 4.0, has_audio=False),
     )
 

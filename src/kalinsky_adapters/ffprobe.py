@@ -12,6 +12,7 @@ import attrs
 
 from kalinsky_adapters import process
 from kalinsky_adapters.process import file_url
+from kalinsky_core.copying import CopyPoints, copy_points
 from kalinsky_core.errors import ProbeFailed
 from kalinsky_core.model import MediaInfo, VideoCoding
 
@@ -63,20 +64,19 @@ def _coding(video: dict, container: dict) -> VideoCoding | None:
     )
 
 
-def keyframes_from_packets(csv: str, start_time: float, fps: Fraction) -> tuple[tuple[int, ...], int]:
-    """Keyframe indices and the frame count from `-show_entries packet=pts_time,flags -of csv=p=0` lines.
-
-    A frame's index is its time from the file's start in frames, as `-ss` addresses the file.
-    """
-    keyframes, count = [], 0
+def copy_points_from_packets(csv: str, start_time: float, fps: Fraction) -> CopyPoints:
+    """Where copies may start and end, from `-show_entries packet=pts_time,flags -of csv=p=0` lines (packets in
+    decode order). A frame's index is its time from the file's start in frames, as `-ss` addresses the file."""
+    frames: list[int] = []
+    keyframes_at: set[int] = set()
     for line in csv.splitlines():
         pts, _, flags = line.partition(",")
         if "D" in flags or not pts or pts == "N/A":  # packets an edit list discards are never shown
             continue
-        count += 1
         if flags.startswith("K"):
-            keyframes.append(round((float(pts) - start_time) * fps))
-    return tuple(sorted(set(keyframes))), count
+            keyframes_at.add(len(frames))
+        frames.append(round((float(pts) - start_time) * fps))
+    return copy_points(frames, keyframes_at)
 
 
 def media_info_from_probe(report: dict, file_size: int) -> MediaInfo:
@@ -143,13 +143,19 @@ class FfprobeProber:
         return await self._with_keyframes(path, info, float((report.get("format") or {}).get("start_time") or 0))
 
     async def _with_keyframes(self, path: Path, info: MediaInfo, start_time: float) -> MediaInfo:
-        """Add keyframe positions (read from packet flags: fast, nothing is decoded) to a copyable video."""
+        """Add where copies may start and end (read from packet times and flags: fast, nothing is decoded) to a
+        copyable video."""
         done = await process.run([self.ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
                                   "packet=pts_time,flags", "-of", "csv=p=0", file_url(path)])
         if done.returncode != 0:
             raise ProbeFailed((done.stderr_tail.splitlines() or ["cannot read the video packets"])[-1])
-        keyframes, count = keyframes_from_packets(done.stdout, start_time, Fraction(info.frame_rate))
-        return attrs.evolve(info, keyframes=keyframes, frame_count=count)
+        points = copy_points_from_packets(done.stdout, start_time, Fraction(info.frame_rate))
+        return attrs.evolve(
+            info,
+            keyframes=points.starts,
+            frame_count=points.frame_count,
+            copy_ends=points.ends if points.reordered else (),
+        )
 
     async def probe(self, filename: str) -> MediaInfo:
         return await self.probe_path(self.sources_dir / filename)

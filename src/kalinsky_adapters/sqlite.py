@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS sources (
     has_audio   INTEGER NOT NULL,
     coding      TEXT,              -- JSON of VideoCoding, NULL when unknown
     keyframes   TEXT NOT NULL DEFAULT '[]',  -- JSON array of frame indices
-    frame_count INTEGER
+    frame_count INTEGER,
+    copy_ends   TEXT NOT NULL DEFAULT '[]'   -- JSON array of frame indices
 );
 CREATE TABLE IF NOT EXISTS assemblies (
     id          TEXT PRIMARY KEY,
@@ -64,7 +65,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 _SOURCE_COLUMNS = (
     "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio, coding, keyframes, "
-    "frame_count"
+    "frame_count, copy_ends"
 )
 _ASSEMBLY_COLUMNS = "id, name, status, error, preview, output_url, duration, created, progress, eta_seconds"
 
@@ -75,13 +76,26 @@ async def init_db(db_path: Path) -> None:
     async with aiosqlite.connect(db_path) as db:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.executescript(SCHEMA)
+        await _add_missing_columns(db)
         await db.commit()
+
+
+#: Columns added since the first schema: (table, column, definition). Older databases get them on opening.
+_ADDED_COLUMNS = (("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"),)
+
+
+async def _add_missing_columns(db: aiosqlite.Connection) -> None:
+    for table, column, definition in _ADDED_COLUMNS:
+        async with db.execute(f"PRAGMA table_info({table})") as cursor:
+            present = {row[1] for row in await cursor.fetchall()}
+        if column not in present:
+            await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _source_row(s: Source) -> tuple:
     coding = None if s.coding is None else json.dumps(attrs.asdict(s.coding))
     return (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height, s.frame_rate,
-            int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count)
+            int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count, json.dumps(list(s.copy_ends)))
 
 
 def _source(row: aiosqlite.Row) -> Source:
@@ -99,6 +113,7 @@ def _source(row: aiosqlite.Row) -> Source:
         coding=None if row[10] is None else VideoCoding(**json.loads(row[10])),
         keyframes=tuple(json.loads(row[11])),
         frame_count=row[12],
+        copy_ends=tuple(json.loads(row[13])),
     )
 
 
@@ -150,7 +165,7 @@ class SqliteRepo:
         async with self._transaction() as db:
             await db.execute("DELETE FROM sources")
             await db.executemany(
-                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 [_source_row(s) for s in sources],
             )
             await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', 1)")

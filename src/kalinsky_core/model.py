@@ -60,6 +60,8 @@ class MediaInfo:
     coding: VideoCoding | None = None  # None: unknown, never copied
     keyframes: tuple[int, ...] = ()  # indices of the frames coded as keyframes, ascending
     frame_count: int | None = None
+    # With B-frames: the frames a copied run may end before, ascending (see kalinsky_core.copying)
+    copy_ends: tuple[int, ...] = ()
 
 
 @attrs.frozen
@@ -77,9 +79,10 @@ class Source:
     frame_rate: str
     has_audio: bool
     coding: VideoCoding | None = None
-    # Private so that it stays out of API bodies (a long list); `keyframes=` sets it.
+    # Private so that they stay out of API bodies (long lists); `keyframes=` and `copy_ends=` set them.
     _keyframes: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
     frame_count: int | None = None
+    _copy_ends: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
 
     @property
     def fps(self) -> Fraction:
@@ -87,8 +90,15 @@ class Source:
 
     @property
     def keyframes(self) -> tuple[int, ...]:
-        """Indices of the frames coded as keyframes, ascending (empty when unknown)."""
+        """Indices of the keyframes a copied run may start at, ascending (empty when unknown)."""
         return self._keyframes
+
+    @property
+    def copy_ends(self) -> tuple[int, ...]:
+        """For a stream with B-frames, the frames a copied run may end before, ascending (a run ends after an
+        anchor frame and the B-frames shown before it). Empty without B-frames, where a run may end anywhere,
+        or when unknown, where it ends at keyframes or at the end of the file."""
+        return self._copy_ends
 
     @classmethod
     def from_media(cls, index: int, filename: str, info: MediaInfo) -> Source:
@@ -106,6 +116,7 @@ class Source:
             coding=info.coding,
             keyframes=info.keyframes,
             frame_count=info.frame_count,
+            copy_ends=info.copy_ends,
         )
 
 

@@ -7,6 +7,7 @@ microsecond precision, as ffmpeg parses them, and compared exactly with the fram
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -108,23 +109,34 @@ def seek_time(frame: int, fps: Fraction, copy: bool) -> float:
 
 
 def split_for_copy(
-    first: int, stop: int, keyframes: Sequence[int], frame_count: int | None, reordered: bool = True
+    first: int, stop: int, starts: Sequence[int], ends: Sequence[int] | None
 ) -> list[tuple[bool, int, int]]:
-    """`[(copy, start, stop), ...]` covering frames `[first, stop)`: the whole GOPs inside are copied, the partial
-    GOPs at both ends encoded again. A clip holding no whole GOP is encoded whole.
-
-    Without frame reordering (no B-frames) a GOP's first frames decode on their own, so a clip may also end
-    inside a copied GOP."""
-    start_key = next((k for k in keyframes if first <= k < stop), None)
-    end_keys = [k for k in keyframes if k <= stop] + ([stop] if frame_count == stop or not reordered else [])
-    end_key = max(end_keys, default=None)
-    if start_key is None or end_key is None or end_key <= start_key:
+    """`[(copy, start, stop), ...]` covering frames `[first, stop)`: one run copied from the first copy start in
+    the clip to the last copy end in it (`ends` None: any frame may end a copy), the frames before and after it
+    encoded again. A clip with no such run is encoded whole."""
+    start = next((k for k in starts if first <= k < stop), None)
+    if ends is None:
+        end = stop
+    else:
+        found = bisect.bisect_right(ends, stop)
+        end = ends[found - 1] if found else None
+    if start is None or end is None or end <= start:
         return [(False, first, stop)]
-    runs = [(False, first, start_key)] if first < start_key else []
-    runs.append((True, start_key, end_key))
-    if end_key < stop:
-        runs.append((False, end_key, stop))
+    runs = [(False, first, start)] if first < start else []
+    runs.append((True, start, end))
+    if end < stop:
+        runs.append((False, end, stop))
     return runs
+
+
+def copy_ends(source: Source) -> Sequence[int] | None:
+    """The frames a copied run of `source` may end before; None: any frame."""
+    if source.copy_ends:
+        return source.copy_ends
+    if source.coding is not None and source.coding.reorder_depth == 0:
+        return None
+    # B-frames, indexed before copy ends were: whole GOPs only
+    return (*source.keyframes, *([source.frame_count] if source.frame_count else []))
 
 
 @attrs.frozen
@@ -198,7 +210,7 @@ def _pieces(source: Source, output: VideoFormat, first: int, stop: int, output_f
         and output.coding.matches(source.coding)
     )
     if can_copy:
-        runs = split_for_copy(first, stop, source.keyframes, source.frame_count, source.coding.reorder_depth > 0)
+        runs = split_for_copy(first, stop, source.keyframes, copy_ends(source))
     else:
         runs = [(False, first, stop)]
     if len(runs) == 1 and not runs[0][0]:  # encoded whole: the only piece that may change frame rate

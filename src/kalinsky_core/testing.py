@@ -1,4 +1,5 @@
-"""Hypothesis strategies for Kalinsky's domain: source folders, indexes, valid and invalid clip lists, assemblies.
+"""Hypothesis strategies for Kalinsky's domain: source folders, indexes, valid and invalid clip lists, assemblies,
+and the packet order of coded video streams.
 
 For property tests of Kalinsky itself and of tools built on `kalinsky_core`::
 
@@ -27,8 +28,10 @@ from kalinsky_core.plan import resolve_clips
 __all__ = [
     "FRAME_RATES",
     "InvalidCase",
+    "CodedStream",
     "assemblies",
     "assembly_names",
+    "coded_streams",
     "invalid_clip_lists",
     "media_infos",
     "source_folders",
@@ -233,3 +236,36 @@ def assemblies(draw: st.DrawFn, sources: Sequence[Source] | None = None) -> Asse
     if state == "done":
         return assembly.completed(f"/output/{assembly.id}/result.mp4", sum(clip.duration for clip in clips))
     return assembly.failed(draw(st.text(min_size=1, max_size=200)))
+
+
+@attrs.frozen
+class CodedStream:
+    """A coded video stream as a demuxer reads it: the frame each packet shows (index in presentation order),
+    in decode order, and the decode positions of its keyframe packets."""
+
+    frames: tuple[int, ...]
+    keyframes_at: frozenset[int]
+
+
+@st.composite
+def coded_streams(draw: st.DrawFn, *, max_gops: int = 5, max_b_frames: int = 3) -> CodedStream:
+    """Streams as H.264 encoders store them: GOPs of anchor frames (I or P), each stored before the up to
+    `max_b_frames` B-frames shown ahead of it (in order, or middle first as with B-pyramids). A GOP opens with an
+    IDR frame, or, in an open GOP, with an I-frame whose leading B-frames are shown before it."""
+    frames: list[int] = []
+    keyframes_at: set[int] = set()
+    shown = 0
+    for gop in range(draw(st.integers(1, max_gops))):
+        for anchor in range(draw(st.integers(1, 6))):
+            leading = 0 if gop == anchor == 0 else draw(st.integers(0, max_b_frames))
+            if anchor == 0:
+                leading = leading if draw(st.booleans()) else 0  # an open GOP's I-frame, or an IDR
+                keyframes_at.add(len(frames))
+            frames.append(shown + leading)
+            b_frames = list(range(shown, shown + leading))
+            if leading >= 3 and draw(st.booleans()):  # pyramid: the middle B-frame is a reference, stored first
+                middle = b_frames.pop(leading // 2)
+                b_frames.insert(0, middle)
+            frames.extend(b_frames)
+            shown += leading + 1
+    return CodedStream(frames=tuple(frames), keyframes_at=frozenset(keyframes_at))

@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from media import FFMPEG, FFPROBE, audio_samples, frame_indices, make_video, probe, rms, stream
 
@@ -143,8 +143,8 @@ async def test_preview_render_of_the_same_cuts_is_exact_too(library: Path, tmp_p
 async def test_smart_cut_matches_each_coding(library: Path, tmp_path: Path, name: str) -> None:
     clips = [ClipInput(name, 0.5, 2.5), ClipInput(name, 1.2, 3.9), ClipInput(name, 0.0, 2.0), ClipInput(name, 1, 1.5)]
     done, result = await render(library, tmp_path, clips)
-    # without B-frames, a clip from a keyframe to anywhere is copied whole
-    last = "copy" if name == "nob.mp4" else "reencode"
+    # without B-frames, a clip from a keyframe to anywhere is copied whole; with them, up to its last anchor frame
+    last = "copy" if name == "nob.mp4" else "smart"
     assert [clip.video for clip in done.clips] == ["smart", "smart", "copy", last]
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
@@ -193,7 +193,9 @@ def clip_lists(draw) -> list[ClipInput]:
         first = draw(st.integers(0, 110))
         stop = draw(st.integers(first + 1, 120))
         nudge = draw(st.sampled_from([0.0, 0.01]))  # on a frame's time, or just after it
-        clips.append(ClipInput(name, round(first / 30 + nudge, 3), min(4.0, round(stop / 30 + nudge, 3))))
+        clip = ClipInput(name, round(first / 30 + nudge, 3), min(4.0, round(stop / 30 + nudge, 3)))
+        assume(expected([clip]))  # times rounded to the millisecond may leave no frame between them
+        clips.append(clip)
     return clips
 
 
@@ -214,3 +216,19 @@ async def test_plan_for_a_source_without_copyable_frames_reencodes_it_whole(libr
     assembly = await services.create_assembly(repo, [ClipInput("hevc.mp4", 0.5, 3.5), ClipInput("gop.mp4", 0, 2)])
     plan = plan_render(assembly, sources, fade_ms=50)
     assert [segment.video for segment in plan.segments] == ["reencode", "reencode"]  # nothing to match: re-encode
+
+
+async def test_clips_ending_inside_a_gop_reencode_only_the_frames_after_their_last_anchor(library: Path) -> None:
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(library, FFPROBE), repo)
+    sources = sources_by_filename(await repo.list_sources())
+    for name in ("gop.mp4", "pyr.mp4", "ntsc.mp4"):  # B-frame delay 2, 1, 2
+        assert set(sources[name].keyframes) <= {0, *sources[name].copy_ends} and 120 in sources[name].copy_ends
+    assert sources["nob.mp4"].copy_ends == ()  # no B-frames: a copy ends anywhere
+    for name in ("gop.mp4", "pyr.mp4", "ntsc.mp4"):
+        clips = [ClipInput(name, start, end) for start, end in ((1.0, 1.9), (0.5, 3.7), (0.2, 2.45))]
+        assembly = await services.create_assembly(repo, clips, preview=False)
+        for segment in plan_render(assembly, sources, fade_ms=50).segments:
+            copied = [piece for piece in segment.pieces if piece.copy]
+            tail = segment.pieces[-1]
+            assert len(copied) == 1 and (tail.copy or tail.frames <= 3), (name, segment.pieces)

@@ -83,3 +83,20 @@ async def test_a_finished_assembly_keeps_its_state(tmp_path: Path) -> None:
         await repo.save_state(original.with_progress(0.5))  # a late progress report of the stopped render
         await repo.save_state(original.completed("/output/asm_001/result.mp4", 1.0))
         assert (await repo.get(original.id)) == original.cancelled()
+
+
+async def test_a_database_from_before_copy_ends_opens_and_keeps_its_index(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "k.db") as db:  # the sources table as the first release made it
+        db.execute("CREATE TABLE sources (idx INTEGER PRIMARY KEY, filename TEXT NOT NULL UNIQUE, duration REAL "
+                   "NOT NULL, resolution TEXT NOT NULL, codec TEXT NOT NULL, file_size INTEGER NOT NULL, width "
+                   "INTEGER NOT NULL, height INTEGER NOT NULL, frame_rate TEXT NOT NULL, has_audio INTEGER NOT NULL, "
+                   "coding TEXT, keyframes TEXT NOT NULL DEFAULT '[]', frame_count INTEGER)")
+        db.execute("INSERT INTO sources VALUES (1, 'a.mp4', 4.0, '320x240', 'h264', 1000, 320, 240, '30', 1, NULL, "
+                   "'[0, 30]', 60)")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('indexed', 1)")
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        (old,) = await repo.list_sources()
+        assert (old.filename, old.keyframes, old.frame_count, old.copy_ends) == ("a.mp4", (0, 30), 60, ())
+        await repo.replace_sources(sources())
+        assert await repo.list_sources() == sources()

@@ -5,14 +5,22 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from samples import source
+from samples import H264, source
 
 from kalinsky_core.errors import InvalidClip, NotIndexed, SourceNotFound
 from kalinsky_core.model import Assembly, ClipInput
-from kalinsky_core.plan import frame_span, plan_render, resolve_clips, sources_by_filename, split_for_copy
+from kalinsky_core.plan import (
+    copy_ends,
+    frame_span,
+    plan_render,
+    resolve_clips,
+    sources_by_filename,
+    split_for_copy,
+)
 
 SOURCES = (source(1, "a.mp4", 10.0), source(2, "b.mov", 4.0, fps="25", width=160, height=120, has_audio=False))
 
@@ -154,29 +162,12 @@ def test_frame_span_matches_frame_times(start: float, end: float, fps: Fraction)
         assert (first <= k < stop) == (start_us <= time_us < end_us) or stop == first
 
 
-@st.composite
-def gops(draw):
-    frame_count = draw(st.integers(1, 200))
-    keyframes = sorted({0, *draw(st.lists(st.integers(1, frame_count - 1), max_size=8))}) if frame_count > 1 else [0]
-    first = draw(st.integers(0, frame_count - 1))
-    stop = draw(st.integers(first + 1, frame_count))
-    return first, stop, keyframes, frame_count
-
-
-@given(gops(), st.booleans())
-def test_split_for_copy_covers_the_clip_and_copies_only_whole_gops(case, reordered: bool) -> None:
-    first, stop, keyframes, frame_count = case
-    runs = split_for_copy(first, stop, keyframes, frame_count, reordered)
-    assert runs[0][1] == first and runs[-1][2] == stop
-    assert all(a[2] == b[1] for a, b in zip(runs, runs[1:]))  # contiguous, in order
-    assert all(start < end for _copy, start, end in runs)
-    copied = [(start, end) for copy, start, end in runs if copy]
-    assert len(copied) <= 1
-    for start, end in copied:
-        assert start in keyframes  # a copy starts where decoding can start
-        # and ends where the next GOP starts or the source ends; anywhere only without reordering
-        assert end in keyframes or end == frame_count or not reordered
-    if not copied:  # encoded whole only when nothing could be copied
-        gop_ends = dict(zip(keyframes, [*keyframes[1:], frame_count]))
-        copyable = [k for k in keyframes if first <= k < stop and (gop_ends[k] <= stop or not reordered)]
-        assert not copyable
+def test_sources_indexed_before_copy_ends_were_copy_whole_gops_only() -> None:
+    old = source(1, "a.mp4", 4.0, coding=H264, keyframes=(0, 30, 60, 90), frame_count=120)
+    assert copy_ends(old) == (0, 30, 60, 90, 120)
+    assert split_for_copy(15, 100, old.keyframes, copy_ends(old)) == [(False, 15, 30), (True, 30, 90), (False, 90, 100)]
+    indexed = attrs.evolve(old, copy_ends=(1, 5, 9, 30, 98))
+    assert split_for_copy(15, 100, indexed.keyframes, copy_ends(indexed))[1:] == [(True, 30, 98), (False, 98, 100)]
+    no_b_frames = attrs.evolve(old, coding=attrs.evolve(H264, reorder_depth=0))
+    assert copy_ends(no_b_frames) is None
+    assert split_for_copy(15, 100, no_b_frames.keyframes, None) == [(False, 15, 30), (True, 30, 100)]
