@@ -9,7 +9,7 @@ import attrs
 from kalinsky_core.errors import ProbeFailed, RenderFailed
 from kalinsky_core.model import Assembly, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
-from kalinsky_core.ports import CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
 
 
 class InMemoryRepo:
@@ -94,12 +94,14 @@ class FakeRenderer:
         return CutSegment(
             pos=segment.pos,
             video_files=tuple(f"{stem}-{n}.mov" for n in range(len(segment.pieces))),
-            audio_file=f"{stem}.wav",
             duration=segment.duration,
         )
 
+    async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
+        return AudioTrack(path=f"{plan.assembly_id}/audio.m4a", duration=plan.duration)
+
     async def concat(
-        self, plan: RenderPlan, segments: Sequence[CutSegment], progress: ProgressCallback
+        self, plan: RenderPlan, segments: Sequence[CutSegment], audio: AudioTrack, progress: ProgressCallback
     ) -> RenderedOutput:
         if self.fail_at == 0:
             raise RenderFailed("join failed")

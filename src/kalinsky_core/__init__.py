@@ -35,7 +35,8 @@ Planning (pure functions)
                                                   SegmentPlan of what to cut and how
 
 Ports and their values
-    MediaProber, SegmentCutter, Concatenator, AssemblyRepo; CutSegment, RenderedOutput, ProgressCallback
+    MediaProber, SegmentCutter, Concatenator, AssemblyRepo; CutSegment, AudioTrack, RenderedOutput,
+    ProgressCallback
 
 RenderRunner runs renders in the background (bounded concurrency, clean shutdown).
 
@@ -80,6 +81,7 @@ from kalinsky_core.plan import (
 )
 from kalinsky_core.ports import (
     AssemblyRepo,
+    AudioTrack,
     Concatenator,
     CutSegment,
     MediaProber,
@@ -105,6 +107,7 @@ __all__ = [
     "AssemblyNotFound",
     "AssemblyRepo",
     "AssemblyStatus",
+    "AudioTrack",
     "Clip",
     "ClipInput",
     "Concatenator",

@@ -16,11 +16,18 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 
 @attrs.frozen
 class CutSegment:
-    """The files a cutter produced for one clip: its video in pieces, in order, and its audio."""
+    """The files a cutter produced for one clip's video: its pieces, in order."""
 
     pos: int
     video_files: tuple[str, ...]
-    audio_file: str
+    duration: float
+
+
+@attrs.frozen
+class AudioTrack:
+    """The audio of a whole assembly, encoded once: every clip's sound (or silence) trimmed, faded and joined."""
+
+    path: str
     duration: float
 
 
@@ -46,16 +53,22 @@ class MediaProber(Protocol):
 @runtime_checkable
 class SegmentCutter(Protocol):
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
-        """Write one segment of the plan; raise `RenderFailed` on failure."""
+        """Write the video of one segment of the plan; raise `RenderFailed` on failure."""
+        ...
+
+    async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
+        """Write the audio of all segments as one track, as long as the plan; raise `RenderFailed` on failure.
+        It runs while the segments' video is cut."""
         ...
 
 
 @runtime_checkable
 class Concatenator(Protocol):
     async def concat(
-        self, plan: RenderPlan, segments: Sequence[CutSegment], progress: ProgressCallback
+        self, plan: RenderPlan, segments: Sequence[CutSegment], audio: AudioTrack, progress: ProgressCallback
     ) -> RenderedOutput:
-        """Join the segments into the assembly's result; it appears only once complete."""
+        """Join the segments' video and the audio track into the assembly's result; it appears only once
+        complete."""
         ...
 
     async def discard(self, assembly_id: str) -> None:

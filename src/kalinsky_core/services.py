@@ -23,7 +23,15 @@ from kalinsky_core.model import (
     assembly_id,
 )
 from kalinsky_core.plan import RenderPlan, SegmentPlan, plan_render, resolve_clips, sources_by_filename
-from kalinsky_core.ports import AssemblyRepo, Concatenator, CutSegment, MediaProber, ProgressCallback, SegmentCutter
+from kalinsky_core.ports import (
+    AssemblyRepo,
+    AudioTrack,
+    Concatenator,
+    CutSegment,
+    MediaProber,
+    ProgressCallback,
+    SegmentCutter,
+)
 from kalinsky_core.runner import RenderRunner
 
 log = logging.getLogger(__name__)
@@ -142,17 +150,22 @@ class _ProgressRecorder:
         await self.record(CUT_SHARE + (1 - CUT_SHARE) * min(max(seconds, 0.0), self.total) / self.total)
 
 
-async def _cut_all(plan: RenderPlan, cutter: SegmentCutter, recorder: _ProgressRecorder) -> list[CutSegment]:
-    """Cut every clip, all at once: the cutter bounds how much runs in parallel. The first failure stops
-    the other cuts."""
-    tasks = [asyncio.ensure_future(cutter.cut(plan, segment, recorder.cutting(segment))) for segment in plan.segments]
+async def _cut_all(
+    plan: RenderPlan, cutter: SegmentCutter, recorder: _ProgressRecorder
+) -> tuple[list[CutSegment], AudioTrack]:
+    """Cut the audio track and every clip's video, all at once: the cutter bounds how much runs in parallel.
+    The first failure stops the other cuts."""
+    audio = asyncio.ensure_future(cutter.cut_audio(plan))
+    videos = [asyncio.ensure_future(cutter.cut(plan, segment, recorder.cutting(segment))) for segment in plan.segments]
+    tasks = [audio, *videos]
     try:
-        return list(await asyncio.gather(*tasks))
+        await asyncio.gather(*tasks)
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    return [video.result() for video in videos], audio.result()
 
 
 async def render_assembly(
@@ -180,8 +193,8 @@ async def render_assembly(
         )
         recorder = _ProgressRecorder(repo, assembly, plan)
         await repo.save_state(recorder.assembly)
-        cut_segments = await _cut_all(plan, cutter, recorder)
-        output = await concatenator.concat(plan, cut_segments, recorder.joining)
+        cut_segments, audio = await _cut_all(plan, cutter, recorder)
+        output = await concatenator.concat(plan, cut_segments, audio, recorder.joining)
         finished = recorder.assembly.completed(output_url(assembly.id), output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)

@@ -169,3 +169,23 @@ async def test_a_clip_that_comes_out_short_fails_instead_of_losing_frames(tmp_pa
 
     with pytest.raises(RenderFailed, match="ffmpeg made 15 of 50 frames for clip 1 .a.mp4.: the source ends early"):
         await renderer.cut(plan, greedy, ignore)
+
+
+async def test_a_damaged_piece_fails_the_join_with_ffmpegs_own_words(tmp_path: Path, sources_dir: Path) -> None:
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
+    assembly = await services.create_assembly(repo, [ClipInput("a.mp4", 0.5, 2.5)], preview=False)
+    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), fade_ms=50)
+    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+
+    async def ignore(_seconds: float) -> None:
+        pass
+
+    (segment,) = plan.segments
+    cut, audio = await renderer.cut(plan, segment, ignore), await renderer.cut_audio(plan)
+    assert [piece.copy for piece in segment.pieces][:2] == [False, True]  # re-encoded head, copied GOPs
+    Path(cut.video_files[1]).write_bytes(b"\0" * 1000)
+    with pytest.raises(RenderFailed) as failed:
+        await renderer.concat(plan, [cut], audio, ignore)
+    assert "joining the clips" in failed.value.message and "001-1.mov" in failed.value.message
+    assert "whitelist" not in failed.value.message and "Last message" not in failed.value.message
