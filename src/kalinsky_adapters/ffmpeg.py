@@ -10,7 +10,7 @@ faded at both ends (silence for a source without audio); all of them are then en
 no encoder priming piles up at the joins, while the video is still being cut. The join copies both.
 
 At most `parallel` ffmpeg processes run at once (across renders): the audio first, then the video pieces,
-longest first.
+longest first. Previews read a source's preview proxy instead of the source when it has one (see proxies.py).
 """
 
 from __future__ import annotations
@@ -31,12 +31,15 @@ import attrs
 from kalinsky_adapters import process
 from kalinsky_adapters.binaries import find_font
 from kalinsky_adapters.process import file_url
+from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.plan import Piece, RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
 
 AUDIO_RATE = 48000
+#: ffmpeg processes at once: one per core (small pieces of a render run single-threaded), at least two.
+DEFAULT_PARALLEL = max(2, os.cpu_count() or 1)
 #: A codec whitelist that allows no decoder: files opened with it are not decoded while being probed.
 _NO_DECODER = "none"
 
@@ -124,11 +127,11 @@ class FfmpegRenderer:
     clean_joins: EncoderSettings = EncoderSettings(preset="ultrafast", crf=18)
     preview: EncoderSettings = EncoderSettings(preset="ultrafast", crf=26)
     font: str | None = None  # found on first preview render when not given
-    parallel: int = 2  # ffmpeg processes at once, across renders
-    _slots: PrioritySlots = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._slots = PrioritySlots(self.parallel)
+    parallel: int = DEFAULT_PARALLEL  # ffmpeg processes at once, across renders
+    slots: PrioritySlots = attrs.field(
+        default=attrs.Factory(lambda self: PrioritySlots(self.parallel), takes_self=True)
+    )
+    proxies: PreviewProxies | None = None
 
     def assembly_dir(self, assembly_id: str) -> Path:
         return self.output_dir / assembly_id
@@ -222,20 +225,28 @@ class FfmpegRenderer:
         return args + ["-video_track_timescale", str(timescale(plan))]
 
     def piece_command(
-        self, plan: RenderPlan, segment: SegmentPlan, piece: Piece, destination: Path, threads: int = 0
+        self,
+        plan: RenderPlan,
+        segment: SegmentPlan,
+        piece: Piece,
+        destination: Path,
+        threads: int = 0,
+        proxy: Path | None = None,
     ) -> list[str]:
-        """The ffmpeg command that writes `piece`; `threads` 0 lets ffmpeg choose how many threads to use."""
+        """The ffmpeg command that writes `piece`, from the source or (previews) from its `proxy`; `threads` 0
+        lets ffmpeg choose how many threads to use."""
         if piece.copy:
             return [*self._head(), "-ss", _us(piece.seek), "-i", self._source(segment), "-map", "0:v:0",
                     "-c:v", "copy", "-frames:v", str(piece.frames), "-an",
                     "-video_track_timescale", str(timescale(plan)), "-f", "mov", file_url(destination)]
         read = piece.source_seconds + 1.0  # a little past the last frame: -frames:v makes the end exact
-        # Previews are proxies: decoding without the deblocking filter is markedly faster and hardly shows.
-        fast_decode = ["-skip_loop_filter", "all"] if plan.preview else []
+        # A preview from the source itself decodes without the deblocking filter: markedly faster, hardly shows.
+        fast_decode = ["-skip_loop_filter", "all"] if plan.preview and proxy is None else []
         threading = ["-threads", str(threads)] if threads else []
         filter_threads = ["-filter_threads", str(threads)] if threads else []
+        source = self._source(segment) if proxy is None else file_url(proxy)
         return [*self._head(), *filter_threads, *fast_decode, *threading, "-ss", _us(piece.seek), "-t", _us(read),
-                "-i", self._source(segment), "-map", "0:v:0", "-vf", self._video_filter(plan, segment),
+                "-i", source, "-map", "0:v:0", "-vf", self._video_filter(plan, segment),
                 "-frames:v", str(piece.output_frames), *self._encoder_args(plan, segment), *threading,
                 "-an", "-f", "mov", file_url(destination)]
 
@@ -260,7 +271,7 @@ class FfmpegRenderer:
         priority: tuple[float, ...] = _URGENT,
     ) -> None:
         """Run ffmpeg when a slot is free; with `frames`, the video it writes must have exactly that many frames."""
-        async with self._slots.hold(priority):
+        async with self.slots.hold(priority):
             done = await process.run(argv, progress or _ignore_progress)
         if done.returncode != 0:
             reason = self._readable(done.stderr_tail) or _signal_reason(done.returncode)
@@ -303,6 +314,7 @@ class FfmpegRenderer:
             return report
 
         videos = [folder / f"{segment.pos:03d}-{n}.mov" for n in range(len(segment.pieces))]
+        proxy = await self._proxy(plan, segment)
         try:
             async with asyncio.TaskGroup() as group:
                 for n, (piece, video) in enumerate(zip(segment.pieces, videos)):
@@ -310,12 +322,18 @@ class FfmpegRenderer:
                     # A piece that is a small share of the render runs single-threaded beside others, which wastes
                     # less than threads do; a large one may run alone at the end, and gets all cores.
                     threads = 1 if _work(piece) * 2 * self.parallel <= work else 0
-                    command = self.piece_command(plan, segment, piece, video, threads)
+                    command = self.piece_command(plan, segment, piece, video, threads, proxy)
                     report = piece_progress(n, seconds)
                     group.create_task(self._run(command, what, report, piece.output_frames, _video_priority(piece)))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
         return CutSegment(pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration)
+
+    async def _proxy(self, plan: RenderPlan, segment: SegmentPlan) -> Path | None:
+        """The preview proxy a preview's segment is read from, if its source has one ready."""
+        if not plan.preview or self.proxies is None:
+            return None
+        return await asyncio.to_thread(self.proxies.ready, segment.filename)
 
     async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
         """Each clip's sound as exact-length PCM, then all of it encoded once. These jobs go first: they are short,

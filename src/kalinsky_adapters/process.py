@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -52,8 +53,10 @@ async def _read_progress(
 async def run(
     argv: Sequence[str],
     on_progress_seconds: Callable[[float], Awaitable[None]] | None = None,
+    nice: int = 0,
 ) -> Completed:
-    """Run a command to the end. With `on_progress_seconds`, stdout is ffmpeg's progress stream.
+    """Run a command to the end. With `on_progress_seconds`, stdout is ffmpeg's progress stream; `nice` lowers
+    its CPU priority (work that may wait for others).
 
     If the caller is cancelled, the process gets SIGTERM (ffmpeg then closes its output), then SIGKILL.
     """
@@ -63,6 +66,9 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    if nice:
+        with contextlib.suppress(OSError):  # it may have ended already; priority is a courtesy
+            os.setpriority(os.PRIO_PROCESS, process.pid, nice)
     assert process.stdout is not None and process.stderr is not None
     if on_progress_seconds is None:
         stdout_reader = asyncio.ensure_future(process.stdout.read())

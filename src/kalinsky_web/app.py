@@ -103,6 +103,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if settings.auto_reindex:
                 index = await services.reindex(await resolve(container.prober), repo)
                 log.info("indexed %d sources, skipped %d", len(index.sources), len(index.skipped))
+            proxies = await resolve(container.proxies)
+            sources = await repo.list_sources()
+            if proxies is not None and sources:
+                proxies.refresh(sources)
             runner = await resolve(container.runner)
             for assembly in await services.unfinished_assemblies(repo):
                 log.info("rendering %s again: it was unfinished at the last stop", assembly.id)
@@ -124,6 +128,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "prober": from_container(container.prober),
             "runner": from_container(container.runner),
             "renderer": from_container(container.renderer),
+            "proxies": from_container(container.proxies),
             "reindex_lock": from_container(container.reindex_lock),
             "thumbnailer": from_container(container.thumbnailer),
         },

@@ -110,18 +110,27 @@ def _output_file(settings: Settings, assembly: Assembly) -> Path:
 
 
 @click.command()
-def reindex() -> None:
+@click.option("--proxies", "make_proxies", is_flag=True,
+              help="Then make the missing preview proxies, before returning (the server makes them in the background).")
+def reindex(make_proxies: bool) -> None:
     """Scan the sources folder with ffprobe and replace the index (like POST /api/v1/sources/reindex)."""
     settings = _settings()
 
     async def work():
         async with _adapters(settings) as container:
-            return await services.reindex(await resolve(container.prober), await _repo(container))
+            index = await services.reindex(await resolve(container.prober), await _repo(container))
+            click.echo(f"indexed {len(index.sources)} sources in {settings.sources_dir}")
+            for skipped in index.skipped:
+                click.echo(f"skipped {skipped.filename}: {skipped.reason}", err=True)
+            proxies = await resolve(container.proxies)
+            if make_proxies and proxies is not None:
+                wanted = [source for source in index.sources if proxies.wanted(source)]
+                with _stderr().status(f"making preview proxies of {len(wanted)} sources"):
+                    await proxies.make_all(index.sources)
+                made = sum(proxies.ready(source.filename) is not None for source in wanted)
+                click.echo(f"preview proxies: {made} of {len(wanted)} ready in {proxies.folder}")
 
-    index = _run(work())
-    click.echo(f"indexed {len(index.sources)} sources in {settings.sources_dir}")
-    for skipped in index.skipped:
-        click.echo(f"skipped {skipped.filename}: {skipped.reason}", err=True)
+    _run(work())
 
 
 @click.command()

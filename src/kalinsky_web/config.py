@@ -36,6 +36,7 @@ class Settings:
     auto_reindex: bool = True
     max_renders: int = attrs.field(factory=_default_max_renders)
     preview_height: int = 720
+    preview_proxies: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,4 +100,5 @@ class Settings:
             auto_reindex=boolean("AUTO_REINDEX", True),
             max_renders=integer("MAX_RENDERS", _default_max_renders(), 1),
             preview_height=integer("PREVIEW_HEIGHT", 720, 16),
+            preview_proxies=boolean("PREVIEW_PROXIES", True),
         )

@@ -12,8 +12,10 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from kalinsky_adapters.binaries import find_executable
-from kalinsky_adapters.ffmpeg import FfmpegRenderer
+from kalinsky_adapters.ffmpeg import DEFAULT_PARALLEL, FfmpegRenderer
 from kalinsky_adapters.ffprobe import FfprobeProber
+from kalinsky_adapters.proxies import PreviewProxies
+from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.sqlite import SqliteRepo
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_core import services
@@ -53,6 +55,22 @@ def thumbnails_dir(settings: Settings) -> Path:
     return settings.data_dir / "thumbnails"
 
 
+async def open_proxies(
+    settings: Settings, ffmpeg: str, ffprobe: str, slots: PrioritySlots
+) -> AsyncIterator[PreviewProxies | None]:
+    """Preview proxies beside the database (derived data), unless turned off; making them stops at shutdown."""
+    if not settings.preview_proxies:
+        yield None
+        return
+    proxies = PreviewProxies(
+        settings.sources_dir, settings.data_dir / "proxies", ffmpeg, ffprobe, settings.preview_height, slots
+    )
+    try:
+        yield proxies
+    finally:
+        await proxies.aclose()
+
+
 async def resolve(provider: providers.Provider) -> Any:
     """The provider's object, awaited when it comes from (or depends on) an async resource."""
     value = provider()
@@ -67,6 +85,9 @@ class Container(containers.DeclarativeContainer):
 
     repo = providers.Resource(open_repo, settings)
     prober = providers.Singleton(FfprobeProber, settings.provided.sources_dir, ffprobe)
+    # The ffmpeg processes of renders and of proxy making share these slots (renders first).
+    slots = providers.Singleton(PrioritySlots, DEFAULT_PARALLEL)
+    proxies = providers.Resource(open_proxies, settings, ffmpeg, ffprobe, slots)
     renderer = providers.Singleton(
         FfmpegRenderer,
         sources_dir=settings.provided.sources_dir,
@@ -75,6 +96,9 @@ class Container(containers.DeclarativeContainer):
         ffprobe=ffprobe,
         audio_codec=settings.provided.audio_codec,
         audio_bitrate=settings.provided.audio_bitrate,
+        parallel=DEFAULT_PARALLEL,
+        slots=slots,
+        proxies=proxies,
     )
     runner = providers.Resource(start_runner, settings, repo, renderer, renderer)
     reindex_lock = providers.Singleton(asyncio.Lock)

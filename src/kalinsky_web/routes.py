@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
+from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_core import services
 from kalinsky_core.model import Assembly, Source
 from kalinsky_core.ports import AssemblyRepo, Concatenator, MediaProber
@@ -21,6 +22,7 @@ Prober = NamedDependency[SkipValidation[MediaProber]]
 Runner = NamedDependency[SkipValidation[RenderRunner]]
 Renderer = NamedDependency[SkipValidation[Concatenator]]
 ReindexLock = NamedDependency[SkipValidation[asyncio.Lock]]
+Proxies = NamedDependency[SkipValidation[PreviewProxies | None]]
 
 NOT_INDEXED = "No index yet: call POST /api/v1/sources/reindex first"
 NO_ASSEMBLY = "No assembly has this id"
@@ -30,10 +32,17 @@ class SourcesController(Controller):
     path = "/api/v1/sources"
     tags = ["sources"]
 
-    @post("/reindex", status_code=HTTP_200_OK, summary="Scan the sources folder with ffprobe; replace the index")
-    async def reindex(self, repo: Repo, prober: Prober, reindex_lock: ReindexLock) -> ReindexResult:
+    @post(
+        "/reindex",
+        status_code=HTTP_200_OK,
+        summary="Scan the sources folder with ffprobe; replace the index",
+        description="Preview proxies of the indexed sources are then made in the background.",
+    )
+    async def reindex(self, repo: Repo, prober: Prober, reindex_lock: ReindexLock, proxies: Proxies) -> ReindexResult:
         async with reindex_lock:  # a second reindex waits for the first instead of racing it
             index = await services.reindex(prober, repo)
+        if proxies is not None:
+            proxies.refresh(index.sources)
         return ReindexResult(status="ok", count=len(index.sources), skipped=list(index.skipped))
 
     @get("/", summary="The indexed sources", responses=error_responses(e409=NOT_INDEXED))

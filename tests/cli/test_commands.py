@@ -178,3 +178,11 @@ def wait_until_final(env: dict[str, str], assembly_id: str, timeout: float = 60)
     deadline = time.monotonic() + timeout
     while shown(env, assembly_id)["status"] == "processing" and time.monotonic() < deadline:
         time.sleep(0.2)
+
+
+def test_reindex_can_make_the_preview_proxies_before_returning(env: dict[str, str], tmp_path: Path) -> None:
+    result = kalinsky({**env, "KALINSKY_PREVIEW_HEIGHT": "120"}, "reindex", "--proxies")
+    assert result.exit_code == 0, result.output
+    assert f"preview proxies: 1 of 1 ready in {tmp_path / 'data' / 'proxies'}" in result.stdout
+    (proxy,) = (tmp_path / "data" / "proxies").glob("*.mp4")
+    assert stream(probe(proxy), "video")["height"] == 120

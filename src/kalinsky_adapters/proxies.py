@@ -1,0 +1,194 @@
+"""Preview proxies: large sources once more at preview size, so that previews decode small pictures.
+
+Decoding is most of a preview's work: a 1080x1920 H.264 frame takes ~5 ms to decode on one core, its 404x720
+proxy under 1 ms, so previews read proxies several times faster. A proxy holds every frame of its source at the
+same time from the start of the file (checked once it is made), upright, scaled to the preview height, with a
+keyframe every second; no sound (previews take it from the source). Proxies are made in the background after a
+reindex, one at a time and after any render work; a preview reads the source itself until its proxy is ready.
+
+A proxy is named after its source's name, size and modification time and the preview height: a changed file or
+setting gets a new one, and files no longer wanted are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from kalinsky_adapters import process
+from kalinsky_adapters.process import file_url
+from kalinsky_adapters.slots import PrioritySlots
+from kalinsky_core.model import Source
+
+log = logging.getLogger(__name__)
+
+#: A keyframe this often keeps a preview's pre-roll short.
+GOP_SECONDS = 1
+#: Proxies are encoded again by every preview: a low CRF keeps that second generation clean.
+CRF = 18
+#: After render work in the shared slots (lower runs first).
+PRIORITY = (9,)
+#: Proxy making runs at this CPU niceness, so that renders running beside it get the cores first.
+NICENESS = 10
+#: Frame times of a source and its proxy may differ this much, in seconds (time bases are rounded to µs).
+TIME_SLACK = 2e-6
+
+
+def _frame_times(report: str) -> list[float]:
+    """Shown frames' times from `-show_entries packet=pts_time,flags -of csv=p=0`, sorted (packets that an edit
+    list discards are never shown)."""
+    times = []
+    for line in report.splitlines():
+        pts, _, flags = line.partition(",")
+        if pts and pts != "N/A" and "D" not in flags:
+            times.append(float(pts))
+    return sorted(times)
+
+
+class PreviewProxies:
+    """The proxies of one sources folder, kept in `folder`, for previews at most `height` pixels tall."""
+
+    def __init__(
+        self,
+        sources_dir: Path,
+        folder: Path,
+        ffmpeg: str,
+        ffprobe: str,
+        height: int,
+        slots: PrioritySlots | None = None,
+    ) -> None:
+        self.sources_dir = Path(sources_dir)
+        self.folder = Path(folder)
+        self.ffmpeg = ffmpeg
+        self.ffprobe = ffprobe
+        self.height = height // 2 * 2
+        self.slots = slots or PrioritySlots(1)
+        self._refreshing: asyncio.Task[None] | None = None
+
+    def wanted(self, source: Source) -> bool:
+        """Only pictures taller than a preview gain from a proxy."""
+        return source.height > self.height
+
+    def _path(self, filename: str) -> Path | None:
+        try:
+            stat = (self.sources_dir / filename).stat()
+        except OSError:
+            return None
+        key = f"{filename}\0{stat.st_size}\0{stat.st_mtime_ns}\0{self.height}"
+        return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.mp4"
+
+    def ready(self, filename: str) -> Path | None:
+        """The finished proxy of the source file `filename`, if there is one for the file as it is now."""
+        path = self._path(filename)
+        return path if path is not None and path.is_file() else None
+
+    def command(self, source: Path, fps: str, destination: Path) -> list[str]:
+        keyframe_every = max(1, round(Fraction(fps) * GOP_SECONDS))
+        return [
+            self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
+            "-i", file_url(source),
+            # `-ss` counts from a file's earliest stream, which in the source may be its sound (Opus often starts
+            # 6.5 ms before the picture): a moment of silence from the very start keeps the proxy's count alike.
+            "-f", "lavfi", "-t", "0.1", "-i", "anullsrc=r=48000:cl=mono",
+            "-map", "0:v:0", "-map", "1:a:0",
+            "-vf", f"scale=-2:{self.height}:flags=bicubic,format=yuv420p",
+            # every frame at its own time, in its own time base
+            "-fps_mode", "passthrough", "-enc_time_base", "-1",
+            "-c:v", "libx264", "-preset", "ultrafast", "-crf", str(CRF), "-g", str(keyframe_every),
+            "-c:a", "aac",
+            "-f", "mp4", file_url(destination),
+        ]
+
+    async def _times(self, path: Path) -> list[float] | None:
+        """Frame times from the start of the file (as `-ss` counts), or None if ffprobe cannot read it."""
+        packets, start = await asyncio.gather(
+            process.run([self.ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+                         "packet=pts_time,flags", "-of", "csv=p=0", file_url(path)]),
+            process.run([self.ffprobe, "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0",
+                         file_url(path)]),
+        )
+        if packets.returncode != 0 or start.returncode != 0:
+            return None
+        try:
+            offset = float(start.stdout.strip() or 0)
+        except ValueError:
+            offset = 0.0
+        return [time - offset for time in _frame_times(packets.stdout)]
+
+    async def _same_frames(self, source: Path, proxy: Path) -> bool:
+        original, copy = await asyncio.gather(self._times(source), self._times(proxy))
+        return (
+            original is not None
+            and copy is not None
+            and len(original) == len(copy)
+            and all(abs(a - b) <= TIME_SLACK for a, b in zip(original, copy))
+        )
+
+    async def make(self, source: Source) -> Path | None:
+        """Make the proxy of `source` unless it exists; None when the source gets none (not taller than a
+        preview, gone, or no proxy holding exactly its frames could be made)."""
+        destination = self._path(source.filename)
+        if destination is None or not self.wanted(source):
+            return None
+        if destination.is_file():
+            return destination
+        await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
+        partial = destination.with_name(f".{destination.stem}.{os.getpid()}.partial")
+        original = self.sources_dir / source.filename
+        try:
+            async with self.slots.hold(PRIORITY):
+                done = await process.run(self.command(original, source.frame_rate, partial), nice=NICENESS)
+            if done.returncode != 0:
+                log.warning("no preview proxy for %s: %s", source.filename, done.stderr_tail or done.returncode)
+                return None
+            if not await self._same_frames(original, partial):
+                log.warning("no preview proxy for %s: its frames would not match the source's", source.filename)
+                return None
+            await asyncio.to_thread(os.replace, partial, destination)
+            return destination
+        finally:
+            await asyncio.to_thread(partial.unlink, True)
+
+    async def make_all(self, sources: Sequence[Source]) -> None:
+        """Make the missing proxies of `sources`, one after another, and remove every other file here."""
+        await self._remove_all_but(filter(None, map(self._path, (s.filename for s in sources if self.wanted(s)))))
+        for source in sources:
+            await self.make(source)
+
+    async def _remove_all_but(self, keep: Iterable[Path]) -> None:
+        names = {path.name for path in keep}
+
+        def remove() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.scandir(self.folder):
+                    if entry.is_file() and entry.name not in names:
+                        Path(entry.path).unlink(missing_ok=True)
+
+        await asyncio.to_thread(remove)
+
+    def refresh(self, sources: Sequence[Source]) -> None:
+        """Bring the proxies in line with a new index, in the background; a later call takes over."""
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+        self._refreshing = asyncio.create_task(self._refresh(self._refreshing, sources))
+
+    async def _refresh(self, previous: asyncio.Task[None] | None, sources: Sequence[Source]) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await self.make_all(sources)
+        except Exception:
+            log.exception("preview proxies could not be made")
+
+    async def aclose(self) -> None:
+        """Stop making proxies (the file in the making is removed)."""
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            await asyncio.gather(self._refreshing, return_exceptions=True)
+            self._refreshing = None
