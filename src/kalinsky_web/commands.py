@@ -122,8 +122,10 @@ def reindex(make_proxies: bool) -> None:
             click.echo(f"indexed {len(index.sources)} sources in {settings.sources_dir}")
             for skipped in index.skipped:
                 click.echo(f"skipped {skipped.filename}: {skipped.reason}", err=True)
-            proxies = await resolve(container.proxies)
-            if make_proxies and proxies is not None:
+            proxies = await resolve(container.proxies) if make_proxies else None
+            if make_proxies and proxies is None:
+                click.echo("preview proxies are turned off (KALINSKY_PREVIEW_PROXIES)", err=True)
+            if proxies is not None:
                 wanted = [source for source in index.sources if proxies.wanted(source)]
                 with _stderr().status(f"making preview proxies of {len(wanted)} sources"):
                     await proxies.make_all(index.sources)

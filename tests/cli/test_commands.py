@@ -186,3 +186,5 @@ def test_reindex_can_make_the_preview_proxies_before_returning(env: dict[str, st
     assert f"preview proxies: 1 of 1 ready in {tmp_path / 'data' / 'proxies'}" in result.stdout
     (proxy,) = (tmp_path / "data" / "proxies").glob("*.mp4")
     assert stream(probe(proxy), "video")["height"] == 120
+    off = kalinsky({**env, "KALINSKY_PREVIEW_PROXIES": "false"}, "reindex", "--proxies")
+    assert off.exit_code == 0 and "preview proxies are turned off (KALINSKY_PREVIEW_PROXIES)" in off.stderr
