@@ -151,6 +151,7 @@ class PreviewProxies:
                 log.warning("no preview proxy for %s: its frames would not match the source's", source.filename)
                 return None
             await asyncio.to_thread(os.replace, partial, destination)
+            log.info("preview proxy of %s ready", source.filename)
             return destination
         finally:
             await asyncio.to_thread(partial.unlink, True)
