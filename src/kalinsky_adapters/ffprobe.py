@@ -64,19 +64,30 @@ def _coding(video: dict, container: dict) -> VideoCoding | None:
     )
 
 
-def copy_points_from_packets(csv: str, start_time: float, fps: Fraction) -> CopyPoints:
-    """Where copies may start and end, from `-show_entries packet=pts_time,flags -of csv=p=0` lines (packets in
-    decode order). A frame's index is its time from the file's start in frames, as `-ss` addresses the file."""
-    frames: list[int] = []
-    keyframes_at: set[int] = set()
+def packets_command(ffprobe: str, path: Path) -> list[str]:
+    """ffprobe listing the video packets of `path` in decode order, `pts_time,flags` a line: fast, nothing is
+    decoded."""
+    return [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
+            "-of", "csv=p=0", file_url(path)]
+
+
+def shown_packets(csv: str) -> list[tuple[float, bool]]:
+    """`(pts_time, keyframe)` of each packet that is shown, in decode order, from `packets_command`'s output
+    (packets an edit list discards are never shown)."""
+    packets = []
     for line in csv.splitlines():
         pts, _, flags = line.partition(",")
-        if "D" in flags or not pts or pts == "N/A":  # packets an edit list discards are never shown
-            continue
-        if flags.startswith("K"):
-            keyframes_at.add(len(frames))
-        frames.append(round((float(pts) - start_time) * fps))
-    return copy_points(frames, keyframes_at)
+        if "D" not in flags and pts and pts != "N/A":
+            packets.append((float(pts), flags.startswith("K")))
+    return packets
+
+
+def copy_points_from_packets(csv: str, start_time: float, fps: Fraction) -> CopyPoints:
+    """Where copies may start and end, from `packets_command`'s output. A frame's index is its time from the
+    file's start in frames, as `-ss` addresses the file."""
+    packets = shown_packets(csv)
+    frames = [round((pts - start_time) * fps) for pts, _key in packets]
+    return copy_points(frames, {position for position, (_pts, key) in enumerate(packets) if key})
 
 
 def media_info_from_probe(report: dict, file_size: int) -> MediaInfo:
@@ -145,8 +156,7 @@ class FfprobeProber:
     async def _with_keyframes(self, path: Path, info: MediaInfo, start_time: float) -> MediaInfo:
         """Add where copies may start and end (read from packet times and flags: fast, nothing is decoded) to a
         copyable video."""
-        done = await process.run([self.ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-                                  "packet=pts_time,flags", "-of", "csv=p=0", file_url(path)])
+        done = await process.run(packets_command(self.ffprobe, path))
         if done.returncode != 0:
             raise ProbeFailed((done.stderr_tail.splitlines() or ["cannot read the video packets"])[-1])
         points = copy_points_from_packets(done.stdout, start_time, Fraction(info.frame_rate))

@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from kalinsky_adapters import process
+from kalinsky_adapters.ffprobe import packets_command, shown_packets
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_core.model import Source
@@ -38,17 +39,6 @@ PRIORITY = (9,)
 NICENESS = 10
 #: Frame times of a source and its proxy may differ this much, in seconds (time bases are rounded to µs).
 TIME_SLACK = 2e-6
-
-
-def _frame_times(report: str) -> list[float]:
-    """Shown frames' times from `-show_entries packet=pts_time,flags -of csv=p=0`, sorted (packets that an edit
-    list discards are never shown)."""
-    times = []
-    for line in report.splitlines():
-        pts, _, flags = line.partition(",")
-        if pts and pts != "N/A" and "D" not in flags:
-            times.append(float(pts))
-    return sorted(times)
 
 
 class PreviewProxies:
@@ -108,8 +98,7 @@ class PreviewProxies:
     async def _times(self, path: Path) -> list[float] | None:
         """Frame times from the start of the file (as `-ss` counts), or None if ffprobe cannot read it."""
         packets, start = await asyncio.gather(
-            process.run([self.ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-                         "packet=pts_time,flags", "-of", "csv=p=0", file_url(path)]),
+            process.run(packets_command(self.ffprobe, path)),
             process.run([self.ffprobe, "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0",
                          file_url(path)]),
         )
@@ -119,7 +108,7 @@ class PreviewProxies:
             offset = float(start.stdout.strip() or 0)
         except ValueError:
             offset = 0.0
-        return [time - offset for time in _frame_times(packets.stdout)]
+        return sorted(time - offset for time, _key in shown_packets(packets.stdout))
 
     async def _same_frames(self, source: Path, proxy: Path) -> bool:
         original, copy = await asyncio.gather(self._times(source), self._times(proxy))

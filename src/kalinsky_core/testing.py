@@ -27,8 +27,8 @@ from kalinsky_core.plan import resolve_clips
 
 __all__ = [
     "FRAME_RATES",
-    "InvalidCase",
     "CodedStream",
+    "InvalidCase",
     "assemblies",
     "assembly_names",
     "coded_streams",

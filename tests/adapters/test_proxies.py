@@ -148,6 +148,9 @@ async def test_refresh_works_in_the_background_and_stops_on_close(library: Path,
         while proxies.ready("gop.mp4") is None:
             await asyncio.sleep(0.05)
     await proxies.aclose()  # stops whatever is still being made
-    left = os.listdir(tmp_path / "proxies")
-    assert not [name for name in left if name.startswith(".")]  # no partial file stays behind
-    assert all(proxies.ready(name) is None or proxies.ready(name).name in left for name in sources)
+    left = sorted(os.listdir(tmp_path / "proxies"))
+    finished = sorted(path.name for path in map(proxies.ready, sources) if path is not None)
+    assert left == finished  # no partial file stays behind
+    assert len(finished) < len([s for s in sources.values() if proxies.wanted(s)])  # it stopped midway
+    await asyncio.sleep(0.5)
+    assert sorted(os.listdir(tmp_path / "proxies")) == left  # and nothing goes on after close
