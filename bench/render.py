@@ -173,20 +173,19 @@ def run_proxies(sources: Path, out: Path) -> None:
 
 
 def run_kalinsky(sources: Path, out: Path, preview: bool, proxies: bool = False) -> None:
-    from kalinsky_adapters.ffmpeg import FfmpegRenderer
+    from kalinsky_adapters.ffmpeg import ffmpeg_rendering
     from kalinsky_core import ClipInput, services
 
     async def main() -> None:
         repo = await _kalinsky_index(sources, out)
-        renderer = FfmpegRenderer(sources, out, FFMPEG, FFPROBE, proxies=_proxies(sources, out) if proxies else None)
+        rendering = ffmpeg_rendering(sources, out, FFMPEG, FFPROBE, preview_height=PREVIEW_HEIGHT,
+                                     proxies=_proxies(sources, out) if proxies else None)
         assembly = await services.create_assembly(
-            repo, [ClipInput(name, start, end) for name, start, end in CLIPS], preview=preview
+            repo, rendering.rules, [ClipInput(name, start, end) for name, start, end in CLIPS], preview=preview
         )
-        print("clips:", " ".join(clip.video for clip in assembly.clips), file=sys.stderr)
+        print("clips:", " ".join(clip.video.value for clip in assembly.clips), file=sys.stderr)
         started = time.perf_counter()
-        done = await services.render_assembly(
-            assembly, repo, renderer, renderer, fade_ms=50, preview_height=PREVIEW_HEIGHT
-        )
+        done = await services.render_assembly(assembly, repo, rendering)
         _timed(out, "work", started)
         if done.error:
             raise SystemExit(done.error)

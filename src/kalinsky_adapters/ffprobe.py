@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import attrs
 
 from kalinsky_adapters import process
+from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_adapters.process import file_url
+from kalinsky_adapters.source_files import MissingSourceFile, SourceFolder
 from kalinsky_core.copying import CopyPoints, copy_points
 from kalinsky_core.errors import ProbeFailed
 from kalinsky_core.model import MediaInfo, VideoCoding
+from kalinsky_core.ports import CodingRules
 
 #: Pictures attached to audio files (cover art) are video streams too; they are not a video.
 _ATTACHED_PIC = "attached_pic"
@@ -117,20 +119,16 @@ def media_info_from_probe(report: dict, file_size: int) -> MediaInfo:
 
 
 class FfprobeProber:
-    """Reads the sources folder; probes each file with ffprobe."""
+    """Reads the sources folder; probes each file with ffprobe. Where copies may start and end is read only for
+    videos whose frames the codec `rules` allow to be copied."""
 
-    def __init__(self, sources_dir: Path, ffprobe: str) -> None:
-        self.sources_dir = Path(sources_dir)
+    def __init__(self, sources_dir: Path, ffprobe: str, rules: CodingRules | None = None) -> None:
+        self.sources = SourceFolder(sources_dir)
         self.ffprobe = ffprobe
-
-    def _list(self) -> list[str]:
-        if not self.sources_dir.is_dir():
-            return []
-        with os.scandir(self.sources_dir) as entries:
-            return [e.name for e in entries if not e.name.startswith(".") and e.is_file()]
+        self.rules = rules or CodecRules()
 
     async def list_files(self) -> list[str]:
-        return await asyncio.to_thread(self._list)
+        return await asyncio.to_thread(self.sources.names)
 
     async def probe_path(self, path: Path) -> MediaInfo:
         """Probe any file, wherever it is."""
@@ -149,7 +147,7 @@ class FfprobeProber:
         except json.JSONDecodeError as error:
             raise ProbeFailed("unreadable ffprobe output") from error
         info = media_info_from_probe(report, file_size)
-        if info.coding is None or not info.coding.copyable:
+        if info.coding is None or not self.rules.copyable(info.coding):
             return info
         return await self._with_keyframes(path, info, float((report.get("format") or {}).get("start_time") or 0))
 
@@ -168,4 +166,7 @@ class FfprobeProber:
         )
 
     async def probe(self, filename: str) -> MediaInfo:
-        return await self.probe_path(self.sources_dir / filename)
+        try:
+            return await self.probe_path(self.sources.path(filename))
+        except MissingSourceFile:
+            raise ProbeFailed("not a plain file name") from None

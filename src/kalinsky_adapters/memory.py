@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
+from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
 from kalinsky_core.model import Assembly, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
-from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.services import Rendering
 
 
 class InMemoryRepo:
@@ -51,7 +55,6 @@ class InMemoryRepo:
             progress=assembly.progress,
             eta_seconds=assembly.eta_seconds,
             error=assembly.error,
-            output_url=assembly.output_url,
             duration=assembly.duration,
         )
 
@@ -73,16 +76,12 @@ class FakeProber:
 
 
 @attrs.define
-class FakeRenderer:
-    """A SegmentCutter and Concatenator that writes nothing; it records what it was asked to do.
-
-    `fail_at` names a segment position whose cut fails (0: the join fails).
-    """
+class FakeCutter:
+    """A SegmentCutter that writes nothing and records the segments it was asked for; `fail_at` names a segment
+    position whose cut fails."""
 
     fail_at: int | None = None
     cuts: list[SegmentPlan] = attrs.field(factory=list)
-    joined: list[str] = attrs.field(factory=list)
-    discarded: list[str] = attrs.field(factory=list)
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
         if segment.pos == self.fail_at:
@@ -100,14 +99,68 @@ class FakeRenderer:
     async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
         return AudioTrack(path=f"{plan.assembly_id}/audio.m4a", duration=plan.duration)
 
+
+@attrs.define
+class FakeConcatenator:
+    """A Concatenator that writes nothing and records the assemblies it joined; it fails if `fail` is set."""
+
+    fail: bool = False
+    joined: list[str] = attrs.field(factory=list)
+
     async def concat(
         self, plan: RenderPlan, segments: Sequence[CutSegment], audio: AudioTrack, progress: ProgressCallback
     ) -> RenderedOutput:
-        if self.fail_at == 0:
+        if self.fail:
             raise RenderFailed("join failed")
         await progress(plan.duration)
         self.joined.append(plan.assembly_id)
         return RenderedOutput(path=f"{plan.assembly_id}/result.mp4", duration=sum(s.duration for s in segments))
 
+
+@attrs.define
+class FakeRenderFiles:
+    """RenderFiles that records which assemblies' files were discarded."""
+
+    discarded: list[str] = attrs.field(factory=list)
+
     async def discard(self, assembly_id: str) -> None:
         self.discarded.append(assembly_id)
+
+
+@attrs.frozen
+class FakeRendering:
+    """In-memory renders: `rendering` for the use cases, and the fakes behind it to look at afterwards.
+    `fail_at` names a segment position whose cut fails (0: the join fails)."""
+
+    cutter: FakeCutter
+    concatenator: FakeConcatenator
+    files: FakeRenderFiles
+    rendering: Rendering
+
+    @classmethod
+    def create(cls, fail_at: int | None = None, rules: CodingRules | None = None, **settings: Any) -> FakeRendering:
+        cutter, concatenator, files = FakeCutter(fail_at), FakeConcatenator(fail_at == 0), FakeRenderFiles()
+        rendering = Rendering(cutter, concatenator, files, rules or CodecRules(), **settings)
+        return cls(cutter, concatenator, files, rendering)
+
+    @property
+    def cuts(self) -> list[SegmentPlan]:
+        return self.cutter.cuts
+
+    @property
+    def joined(self) -> list[str]:
+        return self.concatenator.joined
+
+    @property
+    def discarded(self) -> list[str]:
+        return self.files.discarded
+
+
+class AsyncioIndexLock:
+    """An IndexLock for one process."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    def __call__(self) -> asyncio.Lock:
+        return self._lock

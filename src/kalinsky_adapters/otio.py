@@ -16,8 +16,9 @@ from pathlib import Path
 
 import opentimelineio as otio
 
+from kalinsky_adapters.render_files import RenderFolders
 from kalinsky_core.errors import SourceNotFound
-from kalinsky_core.model import Assembly, Clip, Source
+from kalinsky_core.model import Assembly, AssemblyStatus, Clip, Source
 from kalinsky_core.plan import frame_span
 
 #: The OpenTimelineIO adapter that writes and reads `.otio` JSON.
@@ -62,9 +63,12 @@ def _clip(clip: Clip, source: Source, sources_dir: Path) -> otio.schema.Clip:
     )
 
 
-def assembly_timeline(assembly: Assembly, sources: Iterable[Source], sources_dir: Path) -> otio.schema.Timeline:
+def assembly_timeline(
+    assembly: Assembly, sources: Iterable[Source], sources_dir: Path, output_url: str | None = None
+) -> otio.schema.Timeline:
     """The assembly as a timeline. `sources` is the current index; a clip whose file it no longer holds
-    raises `SourceNotFound` (its frame rate, hence its frames, are unknown)."""
+    raises `SourceNotFound` (its frame rate, hence its frames, are unknown). `output_url` is where its finished
+    render is published, if it is done."""
     by_filename = {source.filename: source for source in sources}
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
@@ -88,7 +92,7 @@ def assembly_timeline(assembly: Assembly, sources: Iterable[Source], sources_dir
                 "preview": assembly.preview,
                 "created": assembly.created,
                 "status": assembly.status.value,
-                "output_url": assembly.output_url,
+                "output_url": output_url,
             }
         },
     )
@@ -105,3 +109,16 @@ def timeline_json(timeline: otio.schema.Timeline) -> str:
 def read_timeline(text: str) -> otio.schema.Timeline:
     """A timeline from `.otio` text (what `timeline_json` writes)."""
     return otio.adapters.read_from_string(text, OTIO_JSON)
+
+
+class OtioExporter:
+    """Assemblies as `.otio` text, their media references pointing into `sources_dir` and their results published
+    as `files` say."""
+
+    def __init__(self, sources_dir: Path, files: RenderFolders) -> None:
+        self.sources_dir = Path(sources_dir)
+        self.files = files
+
+    def export(self, assembly: Assembly, sources: Iterable[Source]) -> str:
+        url = self.files.url(assembly.id) if assembly.status is AssemblyStatus.DONE else None
+        return timeline_json(assembly_timeline(assembly, sources, self.sources_dir, url))

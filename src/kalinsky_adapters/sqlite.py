@@ -67,7 +67,8 @@ _SOURCE_COLUMNS = (
     "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio, coding, keyframes, "
     "frame_count, copy_ends"
 )
-_ASSEMBLY_COLUMNS = "id, name, status, error, preview, output_url, duration, created, progress, eta_seconds"
+# `output_url` (a column of the first schema) is no longer written: where results live is the outputs' business.
+_ASSEMBLY_COLUMNS = "id, name, status, error, preview, duration, created, progress, eta_seconds"
 
 
 async def init_db(db_path: Path) -> None:
@@ -193,14 +194,14 @@ class SqliteRepo:
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (assembly.id, assembly.name, assembly.status.value, assembly.error, int(assembly.preview),
-                 assembly.output_url, assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds),
+                 assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds),
             )
             await db.executemany(
                 'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration, video) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(assembly.id, c.pos, c.filename, c.start, c.end, c.duration, c.video) for c in assembly.clips],
+                [(assembly.id, c.pos, c.filename, c.start, c.end, c.duration, c.video.value) for c in assembly.clips],
             )
 
     async def _clips(self, assembly_ids: Sequence[str]) -> dict[str, list[Clip]]:
@@ -231,11 +232,10 @@ class SqliteRepo:
                 status=AssemblyStatus(row[2]),
                 error=row[3],
                 preview=bool(row[4]),
-                output_url=row[5],
-                duration=row[6],
-                created=row[7],
-                progress=row[8],
-                eta_seconds=row[9],
+                duration=row[5],
+                created=row[6],
+                progress=row[7],
+                eta_seconds=row[8],
                 clips=tuple(clips[row[0]]),
             )
             for row in rows
@@ -251,10 +251,10 @@ class SqliteRepo:
     async def save_state(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE assemblies SET status = ?, progress = ?, eta_seconds = ?, error = ?, output_url = ?, "
-                "duration = ? WHERE id = ? AND status = 'processing'",
-                (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error,
-                 assembly.output_url, assembly.duration, assembly.id),
+                "UPDATE assemblies SET status = ?, progress = ?, eta_seconds = ?, error = ?, duration = ? "
+                "WHERE id = ? AND status = 'processing'",
+                (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error, assembly.duration,
+                 assembly.id),
             )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kalinsky_adapters import process
 from kalinsky_adapters.process import file_url
+from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.model import Source
 
@@ -25,10 +26,6 @@ MAX_POSTER_TIME = 5.0
 MAX_CONCURRENT = 2
 
 
-class MissingSourceFile(LookupError):
-    """An indexed source whose file is no longer a regular file directly inside the sources folder."""
-
-
 def poster_time(duration: float) -> float:
     """Seconds into a source where its poster frame is taken: past a fade-in, never past the end."""
     return max(0.0, min(duration * POSTER_SHARE, MAX_POSTER_TIME))
@@ -37,22 +34,12 @@ def poster_time(duration: float) -> float:
 class FfmpegThumbnailer:
     """Finds source files by their indexed name and makes their posters."""
 
-    def __init__(self, sources_dir: Path, cache_dir: Path, ffmpeg: str) -> None:
-        self.sources_dir = Path(sources_dir)
+    def __init__(self, sources: SourceFolder, cache_dir: Path, ffmpeg: str) -> None:
+        self.sources = sources
         self.cache_dir = Path(cache_dir)
         self.ffmpeg = ffmpeg
         self._locks: dict[str, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
-
-    def source_path(self, filename: str) -> Path:
-        """The file of an indexed source. Only a plain name of a regular file in the sources folder qualifies:
-        no separators, no `..`, no hidden files, so nothing outside the folder can be reached by name."""
-        if not filename or filename != Path(filename).name or filename.startswith(".") or "\\" in filename:
-            raise MissingSourceFile(filename)
-        path = self.sources_dir / filename
-        if not path.is_file():
-            raise MissingSourceFile(filename)
-        return path
 
     def _cache_path(self, source_file: Path) -> Path:
         stat = source_file.stat()
@@ -84,7 +71,7 @@ class FfmpegThumbnailer:
 
     async def thumbnail(self, source: Source) -> Path:
         """The poster JPEG of `source`, made on first request. Raises MissingSourceFile or RenderFailed."""
-        source_file = self.source_path(source.filename)
+        source_file = self.sources.existing(source.filename)
         destination = self._cache_path(source_file)
         if destination.is_file():
             return destination

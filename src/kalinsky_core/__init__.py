@@ -10,22 +10,30 @@ Model (immutable attrs classes)
                                                   extension is in SOURCE_EXTENSIONS)
     ClipInput                                     a clip as asked: a source by 1-based index or exact filename,
                                                   optional start and end in seconds
-    Clip                                          a resolved clip: pos, filename, start, end, duration, and
+    Clip, VideoPath                               a resolved clip: pos, filename, start, end, duration, and
                                                   `video`: copied, smart-cut or re-encoded
-    VideoCoding                                   how a source's video is coded (decides what can be copied)
+    VideoCoding                                   how a source's video is coded (codec rules decide what can be
+                                                  copied)
     Assembly, AssemblyStatus                      the aggregate: what was asked never changes, only the render
-                                                  state (status, progress, error, output_url, duration) moves
+                                                  state (status, progress, error, duration) moves
 
 Use cases (coroutines)
     reindex(prober, repo) -> SourceIndex          probe the folder, replace the index (unreadable files skipped)
     list_sources(repo)                            the index; NotIndexed before the first reindex
-    create_assembly(repo, clips, name=, preview=) validate against the index, store it `processing`
+    create_assembly(repo, rules, clips, name=, preview=)
+                                                  validate against the index, store it `processing`
     get_assembly(repo, assembly_id)               AssemblyNotFound if there is none
-    render_assembly(assembly, repo, cutter, concatenator, fade_ms=, preview_height=)
-                                                  cut, join, store `done` or `failed`; returns the final state
-    cancel_assembly(repo, runner, concatenator, assembly_id)
+    render_assembly(assembly, repo, rendering)    cut, join, store `done` or `failed`; returns the final state.
+                                                  Rendering holds the cutter, concatenator, render files, codec
+                                                  rules and settings
+    cancel_assembly(repo, runner, files, assembly_id)
                                                   stop a queued or running render, store `cancelled`
     unfinished_assemblies(repo)                   still `processing` (a render was stopped), oldest first
+    SourceLibrary, AssemblyDesk                   the same use cases over the ports of a running application
+                                                  (reindex with its lock and derived media; create, start,
+                                                  render, cancel, resume), as every entrypoint calls them;
+                                                  Derive says when derived media follows a reindex
+    start_service(library, desk, auto_reindex=)   what a server does as it starts
 
 Planning (pure functions)
     resolve_clips(inputs, sources)                ClipInputs to Clips, or InvalidClip / SourceNotFound
@@ -35,14 +43,15 @@ Planning (pure functions)
                                                   SegmentPlan of what to cut and how
 
 Ports and their values
-    MediaProber, SegmentCutter, Concatenator, AssemblyRepo; CutSegment, AudioTrack, RenderedOutput,
-    ProgressCallback
+    MediaProber, CodingRules, SegmentCutter, Concatenator, RenderFiles, DerivedMedia, IndexLock, AssemblyRepo;
+    CutSegment, AudioTrack, RenderedOutput, ProgressCallback
 
 RenderRunner runs renders in the background (bounded concurrency, clean shutdown).
 
 Errors: KalinskyError and its kinds NotIndexed, SourceNotFound, InvalidClip, AssemblyNotFound, AssemblyFinished,
 ProbeFailed, RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found",
-"start >= end for clip 2", "Assembly not found", "No index. Call POST /sources/reindex first.".
+"start >= end for clip 2", "Assembly not found", "No index. Call POST /sources/reindex first."; InvalidClip and
+SourceNotFound also carry the position of the clip at fault in `clip`.
 
 Property tests: `kalinsky_core.testing` has hypothesis strategies for all of the above (it needs hypothesis;
 importing `kalinsky_core` does not).
@@ -69,6 +78,7 @@ from kalinsky_core.model import (
     Source,
     SourceIndex,
     VideoCoding,
+    VideoPath,
 )
 from kalinsky_core.plan import (
     RenderPlan,
@@ -82,27 +92,46 @@ from kalinsky_core.plan import (
 from kalinsky_core.ports import (
     AssemblyRepo,
     AudioTrack,
+    CodingRules,
     Concatenator,
     CutSegment,
+    DerivedMedia,
+    IndexLock,
     MediaProber,
     ProgressCallback,
     RenderedOutput,
+    RenderFiles,
     SegmentCutter,
 )
 from kalinsky_core.runner import RenderRunner
 from kalinsky_core.services import (
+    AssemblyDesk,
+    Derive,
+    Rendering,
+    SourceLibrary,
     cancel_assembly,
     create_assembly,
     get_assembly,
     list_sources,
     reindex,
     render_assembly,
+    start_service,
     unfinished_assemblies,
 )
 
 __all__ = [
     "SOURCE_EXTENSIONS",
     "Assembly",
+    "AssemblyDesk",
+    "CodingRules",
+    "Derive",
+    "DerivedMedia",
+    "IndexLock",
+    "RenderFiles",
+    "Rendering",
+    "SourceLibrary",
+    "VideoPath",
+    "start_service",
     "AssemblyFinished",
     "AssemblyNotFound",
     "AssemblyRepo",

@@ -17,13 +17,21 @@ class NotIndexed(KalinskyError):
 
 
 class SourceNotFound(KalinskyError):
-    def __init__(self, ref: int | str) -> None:
+    """No indexed source has this index or filename; `clip` is the position of the clip that asked for it."""
+
+    def __init__(self, ref: int | str, clip: int | None = None) -> None:
         super().__init__(f"Source {ref} not found")
         self.ref = ref
+        self.clip = clip
 
 
 class InvalidClip(KalinskyError):
-    """A clip list that cannot be assembled: bad trim, empty list, bad numbers."""
+    """A clip list that cannot be assembled: bad trim, empty list, bad numbers. `clip` is the 1-based position
+    of the clip at fault, None when the fault is the list's (an empty one)."""
+
+    def __init__(self, message: str, clip: int | None = None) -> None:
+        super().__init__(message)
+        self.clip = clip
 
 
 class AssemblyNotFound(KalinskyError):

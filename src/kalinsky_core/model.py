@@ -11,13 +11,10 @@ import attrs
 SOURCE_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm"})
 
 
-#: Video codecs whose frames Kalinsky copies into outputs (re-encoding only around the cuts).
-COPYABLE_CODECS = frozenset({"h264"})
-
-
 @attrs.frozen
 class VideoCoding:
-    """How a video stream is coded: what must match for its frames to be copied next to re-encoded ones."""
+    """How a video stream is coded, as probed. Whether its frames may be copied, and next to which others, is the
+    codec rules' call (the `CodingRules` port), which also know how to encode frames that match it."""
 
     codec: str
     profile: str  # as ffprobe names it: "High", "Main", "Constrained Baseline", ...
@@ -27,23 +24,6 @@ class VideoCoding:
     time_base: str  # the stream's time base, e.g. "1/15360"
     rotation: int = 0  # display rotation, degrees
     constant_rate: bool = True
-
-    @property
-    def copyable(self) -> bool:
-        """Whether frames of this stream can be copied at all (the rest is always re-encoded)."""
-        return (
-            self.codec in COPYABLE_CODECS
-            and self.pix_fmt == "yuv420p"
-            and self.reorder_depth in (0, 1, 2)
-            and self.rotation % 360 == 0
-            and self.constant_rate
-        )
-
-    def matches(self, other: VideoCoding) -> bool:
-        """Whether frames coded like `other` can follow frames coded like this in one stream."""
-        return self.copyable and other.copyable and (
-            self.codec, self.profile, self.pix_fmt, self.reorder_depth, self.time_base
-        ) == (other.codec, other.profile, other.pix_fmt, other.reorder_depth, other.time_base)
 
 
 @attrs.frozen
@@ -79,26 +59,17 @@ class Source:
     frame_rate: str
     has_audio: bool
     coding: VideoCoding | None = None
-    # Private so that they stay out of API bodies (long lists); `keyframes=` and `copy_ends=` set them.
-    _keyframes: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    #: Indices of the keyframes a copied run may start at, ascending (empty when unknown).
+    keyframes: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
     frame_count: int | None = None
-    _copy_ends: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    #: For a stream with B-frames, the frames a copied run may end before, ascending (a run ends after an anchor
+    #: frame and the B-frames shown before it). Empty without B-frames, where a run may end anywhere, or when
+    #: unknown, where it ends at keyframes or at the end of the file.
+    copy_ends: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
 
     @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
-
-    @property
-    def keyframes(self) -> tuple[int, ...]:
-        """Indices of the keyframes a copied run may start at, ascending (empty when unknown)."""
-        return self._keyframes
-
-    @property
-    def copy_ends(self) -> tuple[int, ...]:
-        """For a stream with B-frames, the frames a copied run may end before, ascending (a run ends after an
-        anchor frame and the B-frames shown before it). Empty without B-frames, where a run may end anywhere,
-        or when unknown, where it ends at keyframes or at the end of the file."""
-        return self._copy_ends
 
     @classmethod
     def from_media(cls, index: int, filename: str, info: MediaInfo) -> Source:
@@ -145,6 +116,14 @@ class ClipInput:
     end: float | None = None
 
 
+class VideoPath(str, enum.Enum):
+    """How a clip's video is made in a render."""
+
+    COPY = "copy"  # every frame copied as coded
+    SMART = "smart"  # copied, with the frames around the cuts encoded again
+    REENCODE = "reencode"  # encoded whole
+
+
 @attrs.frozen
 class Clip:
     """A resolved clip of an assembly (the seed's ClipDetail). Times are seconds in the source."""
@@ -153,7 +132,7 @@ class Clip:
     filename: str
     start: float
     end: float
-    video: str = "reencode"  # how its video is made: "copy", "smart" (copy, ends re-encoded) or "reencode"
+    video: VideoPath = attrs.field(default=VideoPath.REENCODE, converter=VideoPath)
     duration: float = attrs.field(init=False)
 
     @duration.default
@@ -178,7 +157,8 @@ class AssemblyStatus(str, enum.Enum):
 @attrs.frozen
 class Assembly:
     """The aggregate. What was asked (id, name, preview, clips, created) never changes after creation;
-    only the render state (status, progress, error, output_url, duration) moves on, through the methods below."""
+    only the render state (status, progress, error, duration) moves on, through the methods below. Where a
+    finished render's file lives is the outputs' business, not the aggregate's."""
 
     id: str
     name: str | None
@@ -189,8 +169,7 @@ class Assembly:
     progress: float = 0.0
     eta_seconds: float | None = None  # estimated seconds until the render is done, while it runs
     error: str | None = None
-    output_url: str | None = None
-    duration: float | None = None
+    duration: float | None = None  # of the finished output, as measured in the file
 
     @clips.validator
     def _clips_numbered_from_one(self, _attribute: attrs.Attribute, clips: tuple[Clip, ...]) -> None:
@@ -202,26 +181,16 @@ class Assembly:
     def with_progress(self, progress: float, eta_seconds: float | None = None) -> Assembly:
         return attrs.evolve(self, progress=min(max(progress, 0.0), 1.0), eta_seconds=eta_seconds)
 
-    def completed(self, output_url: str, duration: float) -> Assembly:
+    def completed(self, duration: float) -> Assembly:
         return attrs.evolve(
-            self,
-            status=AssemblyStatus.DONE,
-            progress=1.0,
-            eta_seconds=None,
-            error=None,
-            output_url=output_url,
-            duration=duration,
+            self, status=AssemblyStatus.DONE, progress=1.0, eta_seconds=None, error=None, duration=duration
         )
 
     def failed(self, error: str) -> Assembly:
-        return attrs.evolve(
-            self, status=AssemblyStatus.FAILED, eta_seconds=None, error=error, output_url=None, duration=None
-        )
+        return attrs.evolve(self, status=AssemblyStatus.FAILED, eta_seconds=None, error=error, duration=None)
 
     def cancelled(self) -> Assembly:
-        return attrs.evolve(
-            self, status=AssemblyStatus.CANCELLED, eta_seconds=None, error=None, output_url=None, duration=None
-        )
+        return attrs.evolve(self, status=AssemblyStatus.CANCELLED, eta_seconds=None, error=None, duration=None)
 
 
 def assembly_id(sequence: int) -> str:

@@ -11,11 +11,15 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import attrs
 
 from kalinsky_core.errors import InvalidClip, NotIndexed, SourceNotFound
-from kalinsky_core.model import Assembly, Clip, ClipInput, Source, VideoCoding
+from kalinsky_core.model import Assembly, Clip, ClipInput, Source, VideoCoding, VideoPath
+
+if TYPE_CHECKING:
+    from kalinsky_core.ports import CodingRules
 
 #: Slack when comparing a requested end with a probed duration (ffprobe rounds to microseconds).
 DURATION_TOLERANCE = 1e-6
@@ -42,23 +46,28 @@ def find_source(sources: Sequence[Source], ref: int | str) -> Source:
 
 def _resolve_clip(pos: int, clip: ClipInput, sources: Sequence[Source]) -> Clip:
     if isinstance(clip.source, bool) or not isinstance(clip.source, (int, str)):
-        raise InvalidClip(f"source must be an index or a filename for clip {pos}")
-    source = find_source(sources, clip.source)
+        raise InvalidClip(f"source must be an index or a filename for clip {pos}", pos)
+    try:
+        source = find_source(sources, clip.source)
+    except SourceNotFound as error:
+        raise SourceNotFound(clip.source, pos) from error
     start = 0.0 if clip.start is None else clip.start
     end = source.duration if clip.end is None else clip.end
     for label, value in (("start", start), ("end", end)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InvalidClip(f"{label} must be a finite number for clip {pos}")
+            raise InvalidClip(f"{label} must be a finite number for clip {pos}", pos)
     if start < 0:
-        raise InvalidClip(f"start < 0 for clip {pos}")
+        raise InvalidClip(f"start < 0 for clip {pos}", pos)
     if start >= end:
-        raise InvalidClip(f"start >= end for clip {pos}")
+        raise InvalidClip(f"start >= end for clip {pos}", pos)
     if end > source.duration + DURATION_TOLERANCE:
-        raise InvalidClip(f"end {end:g} exceeds duration {source.duration:g} of {source.filename} for clip {pos}")
+        raise InvalidClip(
+            f"end {end:g} exceeds duration {source.duration:g} of {source.filename} for clip {pos}", pos
+        )
     end = min(float(end), source.duration)
     first, stop = frame_span(start, end, source.fps)
     if stop <= first:
-        raise InvalidClip(f"no frame between start and end for clip {pos} (the source has {source.fps} fps)")
+        raise InvalidClip(f"no frame between start and end for clip {pos} (the source has {source.fps} fps)", pos)
     return Clip(pos=pos, filename=source.filename, start=float(start), end=end)
 
 
@@ -161,10 +170,12 @@ class SegmentPlan:
     pieces: tuple[Piece, ...] = ()
 
     @property
-    def video(self) -> str:
-        """How the clip's video is made: "copy", "smart" (copied with re-encoded ends) or "reencode"."""
+    def video(self) -> VideoPath:
+        """How the clip's video is made: copied, smart-cut (copied with re-encoded ends) or re-encoded."""
         copied = {piece.copy for piece in self.pieces}
-        return "smart" if copied == {True, False} else "copy" if copied == {True} else "reencode"
+        if copied == {True, False}:
+            return VideoPath.SMART
+        return VideoPath.COPY if copied == {True} else VideoPath.REENCODE
 
 
 @attrs.frozen
@@ -187,27 +198,29 @@ def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
 
 
-def output_format(first: Source, preview: bool, preview_height: int | None) -> VideoFormat:
+def output_format(first: Source, rules: CodingRules, preview: bool, preview_height: int | None) -> VideoFormat:
     """The first clip's picture (even sizes, as H.264 needs). Previews shrink to `preview_height` if taller
     and are always encoded; clean renders keep the first source's coding when its frames can be copied."""
     width, height = first.width, first.height
     if preview and preview_height is not None and height > preview_height:
         width, height = width * preview_height / height, preview_height
     width, height = _even(width), _even(height)
-    keep_coding = not preview and first.coding is not None and first.coding.copyable
+    keep_coding = not preview and first.coding is not None and rules.copyable(first.coding)
     keep_coding = keep_coding and (width, height) == (first.width, first.height)
     return VideoFormat(
         width=width, height=height, frame_rate=first.frame_rate, coding=first.coding if keep_coding else None
     )
 
 
-def _pieces(source: Source, output: VideoFormat, first: int, stop: int, output_frames: int) -> tuple[Piece, ...]:
+def _pieces(
+    source: Source, output: VideoFormat, rules: CodingRules, first: int, stop: int, output_frames: int
+) -> tuple[Piece, ...]:
     same_picture = (source.width, source.height, source.fps) == (output.width, output.height, output.fps)
     can_copy = (
         same_picture
         and output.coding is not None
         and source.coding is not None
-        and output.coding.matches(source.coding)
+        and rules.joinable(output.coding, source.coding)
     )
     if can_copy:
         runs = split_for_copy(first, stop, source.keyframes, copy_ends(source))
@@ -233,19 +246,21 @@ def _pieces(source: Source, output: VideoFormat, first: int, stop: int, output_f
 def plan_render(
     assembly: Assembly,
     sources: Mapping[str, Source],
+    rules: CodingRules,
     *,
     fade_ms: int,
     preview_height: int | None = None,
 ) -> RenderPlan:
     """Everything the cutter and the concatenator need, computed without touching any file.
 
-    `sources` maps filenames to the indexed sources; `preview_height` caps the picture of preview renders.
+    `sources` maps filenames to the indexed sources; `rules` say which coded frames may be copied next to which;
+    `preview_height` caps the picture of preview renders.
     """
     missing = [clip.filename for clip in assembly.clips if clip.filename not in sources]
     if missing:
         raise SourceNotFound(missing[0])
     first = sources[assembly.clips[0].filename]
-    output = output_format(first, assembly.preview, preview_height)
+    output = output_format(first, rules, assembly.preview, preview_height)
     segments = []
     offset = Fraction(0)
     for clip in assembly.clips:
@@ -271,7 +286,7 @@ def plan_render(
                 convert_fps=source.fps != output.fps,
                 has_audio=source.has_audio,
                 fade=min(fade_ms / 1000, float(duration) / 2),
-                pieces=_pieces(source, output, first_frame, stop, output_frames),
+                pieces=_pieces(source, output, rules, first_frame, stop, output_frames),
             )
         )
         offset += duration

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-from kalinsky_core.model import Assembly, MediaInfo, Source
+from kalinsky_core.model import Assembly, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 
 #: Called with the seconds of output a step has produced so far.
@@ -51,6 +52,20 @@ class MediaProber(Protocol):
 
 
 @runtime_checkable
+class CodingRules(Protocol):
+    """Which coded frames may be copied into an output, and next to which others. The adapter that answers this
+    also encodes the frames around the copies, so what it allows it can match."""
+
+    def copyable(self, coding: VideoCoding) -> bool:
+        """Whether frames coded like this can be copied at all (the rest is always encoded again)."""
+        ...
+
+    def joinable(self, first: VideoCoding, other: VideoCoding) -> bool:
+        """Whether frames coded like `other` can be copied into an output coded like `first`."""
+        ...
+
+
+@runtime_checkable
 class SegmentCutter(Protocol):
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
         """Write the video of one segment of the plan; raise `RenderFailed` on failure."""
@@ -71,9 +86,31 @@ class Concatenator(Protocol):
         complete."""
         ...
 
+
+@runtime_checkable
+class RenderFiles(Protocol):
+    """The files of an assembly's renders: the cutter's work files and the concatenator's result."""
+
     async def discard(self, assembly_id: str) -> None:
-        """Remove whatever a render of this assembly left behind (segments, partial results)."""
+        """Remove whatever a render of this assembly left behind (work files, partial or finished results)."""
         ...
+
+
+@runtime_checkable
+class DerivedMedia(Protocol):
+    """Media made from the sources and kept in step with the index (e.g. preview proxies)."""
+
+    def refresh(self, sources: Sequence[Source]) -> None:
+        """Bring it in line with a new index, in the background."""
+        ...
+
+    async def make_all(self, sources: Sequence[Source]) -> None:
+        """Bring it in line with the index now."""
+        ...
+
+
+#: Held while the index is replaced, so that two reindexes (of any processes sharing the index) never interleave.
+IndexLock = Callable[[], AbstractAsyncContextManager[object]]
 
 
 @runtime_checkable
@@ -99,7 +136,7 @@ class AssemblyRepo(Protocol):
         ...
 
     async def save_state(self, assembly: Assembly) -> None:
-        """Store the render state (status, progress, error, output_url, duration); nothing else changes.
+        """Store the render state (status, progress, error, duration); nothing else changes.
 
         Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
         so a render that ends after its assembly was cancelled cannot bring it back."""

@@ -47,6 +47,12 @@ class RenderRunner:
         await asyncio.gather(task, return_exceptions=True)
         return True
 
+    async def wait(self, assembly_id: str) -> None:
+        """Wait until the render of this assembly (if one is queued or running) has ended."""
+        task = self._tasks.get(assembly_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
     @property
     def active(self) -> list[str]:
         """Ids of the renders queued or running."""

@@ -1,8 +1,13 @@
-"""Use cases. Each takes the ports it needs as arguments, so any adapters (or fakes) can drive it."""
+"""Use cases. Each takes the ports it needs as arguments, so any adapters (or fakes) can drive it.
+
+`SourceLibrary` and `AssemblyDesk` hold the ports of a running application (the composition root builds them) and
+offer the same use cases to every entrypoint: the web app, the command line, a render worker.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import posixpath
 import time
@@ -22,14 +27,25 @@ from kalinsky_core.model import (
     SourceIndex,
     assembly_id,
 )
-from kalinsky_core.plan import RenderPlan, SegmentPlan, plan_render, resolve_clips, sources_by_filename
+from kalinsky_core.plan import (
+    RenderPlan,
+    SegmentPlan,
+    find_source,
+    plan_render,
+    resolve_clips,
+    sources_by_filename,
+)
 from kalinsky_core.ports import (
     AssemblyRepo,
     AudioTrack,
+    CodingRules,
     Concatenator,
     CutSegment,
+    DerivedMedia,
+    IndexLock,
     MediaProber,
     ProgressCallback,
+    RenderFiles,
     SegmentCutter,
 )
 from kalinsky_core.runner import RenderRunner
@@ -77,6 +93,7 @@ def utc_now() -> str:
 
 async def create_assembly(
     repo: AssemblyRepo,
+    rules: CodingRules,
     clips: Sequence[ClipInput],
     *,
     name: str | None = None,
@@ -96,7 +113,7 @@ async def create_assembly(
         clips=resolved,
         created=created or utc_now(),
     )
-    plan = plan_render(assembly, sources_by_filename(sources or ()), fade_ms=0)
+    plan = plan_render(assembly, sources_by_filename(sources or ()), rules, fade_ms=0)
     assembly = attrs.evolve(
         assembly, clips=[attrs.evolve(clip, video=segment.video) for clip, segment in zip(resolved, plan.segments)]
     )
@@ -109,10 +126,6 @@ async def get_assembly(repo: AssemblyRepo, assembly_id: str) -> Assembly:
     if assembly is None:
         raise AssemblyNotFound()
     return assembly
-
-
-def output_url(assembly_id: str) -> str:
-    return f"/output/{assembly_id}/result.mp4"
 
 
 class _ProgressRecorder:
@@ -168,51 +181,55 @@ async def _cut_all(
     return [video.result() for video in videos], audio.result()
 
 
-async def render_assembly(
-    assembly: Assembly,
-    repo: AssemblyRepo,
-    cutter: SegmentCutter,
-    concatenator: Concatenator,
-    *,
-    fade_ms: int,
-    preview_height: int | None = None,
-) -> Assembly:
+@attrs.frozen
+class Rendering:
+    """What renders need besides the record: the ports that make the files, the codec rules, the settings."""
+
+    cutter: SegmentCutter
+    concatenator: Concatenator
+    files: RenderFiles
+    rules: CodingRules
+    fade_ms: int = 50  # audio fade in and out at every cut, milliseconds
+    preview_height: int | None = None  # previews taller than this are scaled down
+
+
+async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Rendering) -> Assembly:
     """Render an assembly: cut every clip, join them, and store `done` or `failed`.
 
     A render that is cancelled (e.g. at shutdown) leaves the record in `processing`, so it can be rendered
     again later; its partial files are discarded either way, and so is anything an earlier, interrupted render
     of the same assembly left behind.
     """
-    await concatenator.discard(assembly.id)
+    files = rendering.files
+    await files.discard(assembly.id)
     try:
         plan = plan_render(
             assembly,
             sources_by_filename(await repo.list_sources() or ()),
-            fade_ms=fade_ms,
-            preview_height=preview_height,
+            rendering.rules,
+            fade_ms=rendering.fade_ms,
+            preview_height=rendering.preview_height,
         )
         recorder = _ProgressRecorder(repo, assembly, plan)
         await repo.save_state(recorder.assembly)
-        cut_segments, audio = await _cut_all(plan, cutter, recorder)
-        output = await concatenator.concat(plan, cut_segments, audio, recorder.joining)
-        finished = recorder.assembly.completed(output_url(assembly.id), output.duration)
+        cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
+        output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
+        finished = recorder.assembly.completed(output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)
-        await concatenator.discard(assembly.id)
+        await files.discard(assembly.id)
     except Exception as error:  # a bug must not leave the record processing forever
         log.exception("render of %s failed", assembly.id)
         finished = assembly.failed(f"internal error: {error!r}")
-        await concatenator.discard(assembly.id)
+        await files.discard(assembly.id)
     except BaseException:
-        await concatenator.discard(assembly.id)
+        await files.discard(assembly.id)
         raise
     await repo.save_state(finished)
     return finished
 
 
-async def cancel_assembly(
-    repo: AssemblyRepo, runner: RenderRunner, concatenator: Concatenator, assembly_id: str
-) -> Assembly:
+async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: RenderFiles, assembly_id: str) -> Assembly:
     """Stop an assembly's queued or running render, remove its files and record it `cancelled`."""
     assembly = await get_assembly(repo, assembly_id)
     if assembly.status.is_final:
@@ -221,7 +238,7 @@ async def cancel_assembly(
     assembly = await get_assembly(repo, assembly_id)
     if assembly.status.is_final:  # it ended while being stopped
         raise AssemblyFinished(assembly.id, assembly.status.value)
-    await concatenator.discard(assembly.id)
+    await files.discard(assembly.id)
     cancelled = assembly.cancelled()
     await repo.save_state(cancelled)
     return cancelled
@@ -230,3 +247,104 @@ async def cancel_assembly(
 async def unfinished_assemblies(repo: AssemblyRepo) -> list[Assembly]:
     """Assemblies left in `processing` (e.g. by a stop mid-render), oldest first, to be rendered again."""
     return [assembly for assembly in reversed(await repo.list()) if assembly.status is AssemblyStatus.PROCESSING]
+
+
+class Derive(enum.Enum):
+    """When media derived from the sources (preview proxies) is brought in line with a new index."""
+
+    BACKGROUND = "background"  # a long-running process: start it and return
+    NOW = "now"  # before returning
+    LATER = "later"  # not here: whoever serves the index next does it
+
+
+@attrs.frozen
+class SourceLibrary:
+    """The source index of one sources folder, and what is derived from it."""
+
+    prober: MediaProber
+    repo: AssemblyRepo
+    lock: IndexLock
+    derived: DerivedMedia | None = None
+
+    async def reindex(self, derive: Derive = Derive.BACKGROUND) -> SourceIndex:
+        """Probe the folder and replace the index (one reindex at a time, across processes), then bring derived
+        media in line with it."""
+        async with self.lock():
+            index = await reindex(self.prober, self.repo)
+        await self._derive(index.sources, derive)
+        return index
+
+    async def sources(self) -> tuple[Source, ...]:
+        """The index; NotIndexed before the first reindex."""
+        return await list_sources(self.repo)
+
+    async def source(self, index: int) -> Source:
+        return find_source(await self.sources(), index)
+
+    async def refresh_derived(self) -> None:
+        """Bring derived media in line with the index as it is (at startup, without reindexing)."""
+        await self._derive(await self.repo.list_sources() or (), Derive.BACKGROUND)
+
+    async def _derive(self, sources: Sequence[Source], derive: Derive) -> None:
+        if self.derived is None or not sources or derive is Derive.LATER:
+            return
+        if derive is Derive.NOW:
+            await self.derived.make_all(sources)
+        else:
+            self.derived.refresh(sources)
+
+
+@attrs.frozen
+class AssemblyDesk:
+    """Assemblies: created against the index, rendered by `runner`, stopped on request."""
+
+    repo: AssemblyRepo
+    rules: CodingRules
+    runner: RenderRunner
+    files: RenderFiles
+
+    async def create(self, clips: Sequence[ClipInput], *, name: str | None = None, preview: bool = True) -> Assembly:
+        """Store a new assembly, without starting its render."""
+        return await create_assembly(self.repo, self.rules, clips, name=name, preview=preview)
+
+    async def start(self, clips: Sequence[ClipInput], *, name: str | None = None, preview: bool = True) -> Assembly:
+        """Store a new assembly and queue its render."""
+        assembly = await self.create(clips, name=name, preview=preview)
+        self.runner.submit(assembly)
+        return assembly
+
+    async def render(self, assembly_id: str) -> Assembly:
+        """Render an assembly that is still processing, here and now; its final state."""
+        assembly = await self.get(assembly_id)
+        if assembly.status is AssemblyStatus.PROCESSING:
+            self.runner.submit(assembly)
+            await self.runner.wait(assembly.id)
+        return await self.get(assembly_id)
+
+    async def get(self, assembly_id: str) -> Assembly:
+        return await get_assembly(self.repo, assembly_id)
+
+    async def list(self) -> list[Assembly]:
+        return await self.repo.list()
+
+    async def cancel(self, assembly_id: str) -> Assembly:
+        return await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+
+    async def resume_unfinished(self) -> list[Assembly]:
+        """Queue again the renders a previous run left unfinished, oldest first."""
+        unfinished = await unfinished_assemblies(self.repo)
+        for assembly in unfinished:
+            log.info("rendering %s again: it was unfinished at the last stop", assembly.id)
+            self.runner.submit(assembly)
+        return unfinished
+
+
+async def start_service(library: SourceLibrary, desk: AssemblyDesk, *, auto_reindex: bool) -> None:
+    """What a server does as it starts: index the folder (or bring derived media in line with the index it has),
+    then render again what was left unfinished."""
+    if auto_reindex:
+        index = await library.reindex()
+        log.info("indexed %d sources, skipped %d", len(index.sources), len(index.skipped))
+    else:
+        await library.refresh_derived()
+    await desk.resume_unfinished()

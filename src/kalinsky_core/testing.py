@@ -234,7 +234,7 @@ def assemblies(draw: st.DrawFn, sources: Sequence[Source] | None = None) -> Asse
     if state == "processing":
         return assembly.with_progress(draw(st.floats(0, 1)), draw(st.none() | st.floats(0, 1e5)))
     if state == "done":
-        return assembly.completed(f"/output/{assembly.id}/result.mp4", sum(clip.duration for clip in clips))
+        return assembly.completed(sum(clip.duration for clip in clips))
     return assembly.failed(draw(st.text(min_size=1, max_size=200)))
 
 

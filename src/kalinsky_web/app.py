@@ -20,6 +20,9 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar.types import Receive, Scope, Send
 
+from kalinsky_adapters.container import Container, resolve
+from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.settings import Settings
 from kalinsky_core import services
 from kalinsky_core.errors import (
     AssemblyFinished,
@@ -29,10 +32,8 @@ from kalinsky_core.errors import (
     NotIndexed,
     SourceNotFound,
 )
-from kalinsky_web.config import Settings
-from kalinsky_web.container import Container, resolve
-from kalinsky_web.otio_routes import otio_export
 from kalinsky_web.routes import AssembliesController, SourcesController
+from kalinsky_web.schemas import ErrorBody
 from kalinsky_web.source_media import SourceMediaController
 
 log = logging.getLogger("kalinsky")
@@ -52,12 +53,13 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
 }
 
 
-def domain_error_response(_request: Request, error: KalinskyError) -> Response[dict[str, Any]]:
+def domain_error_response(_request: Request, error: KalinskyError) -> Response[ErrorBody]:
     status = next((code for kind, code in _STATUS_OF.items() if isinstance(error, kind)), 500)
-    return Response({"status_code": status, "detail": error.message}, status_code=status, media_type=MediaType.JSON)
+    body = ErrorBody(status_code=status, detail=error.message, clip=getattr(error, "clip", None))
+    return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
-def from_container(provider: providers.Provider) -> Provide:
+def from_container(provider: providers.Provider[Any]) -> Provide:
     """A Litestar dependency taken from the container."""
 
     async def dependency() -> Any:
@@ -72,15 +74,15 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     ).to_asgi_response(app=None, request=Request(scope, receive, send))(scope, receive, send)
 
 
-def output_files(output_dir: Path):
+def output_files(folders: RenderFolders) -> Any:
     """`/output/...`: finished renders, with Range requests (seeking), ETag and Last-Modified. Work files of
-    renders in progress (`segments/`) and hidden files are never served."""
-    files = Files(output_dir, handle_404=_not_found, cacheability="public", max_age=3600)
+    renders in progress and hidden files are never served."""
+    files = Files(folders.root, handle_404=_not_found, cacheability="public", max_age=3600)
 
-    @asgi("/output", is_mount=True, copy_scope=True)
+    @asgi(folders.url_prefix, is_mount=True, copy_scope=True)
     async def serve_output(scope: Scope, receive: Receive, send: Send) -> None:
-        parts = scope["path"].split("/")
-        if scope["method"] not in {"GET", "HEAD"} or any(p == "segments" or p.startswith(".") for p in parts):
+        parts = tuple(scope["path"].split("/"))
+        if scope["method"] not in {"GET", "HEAD"} or folders.is_work_file(parts):
             raise NotFoundException()
         await files(scope, receive, send)
 
@@ -99,24 +101,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         for folder in (settings.sources_dir, settings.output_dir, settings.data_dir, settings.db_path.parent):
             folder.mkdir(parents=True, exist_ok=True)
         async with Lifespan(container):
-            repo = await resolve(container.repo)
-            if settings.auto_reindex:
-                index = await services.reindex(await resolve(container.prober), repo)
-                log.info("indexed %d sources, skipped %d", len(index.sources), len(index.skipped))
-            proxies = await resolve(container.proxies)
-            sources = await repo.list_sources()
-            if proxies is not None and sources:
-                proxies.refresh(sources)
-            runner = await resolve(container.runner)
-            for assembly in await services.unfinished_assemblies(repo):
-                log.info("rendering %s again: it was unfinished at the last stop", assembly.id)
-                runner.submit(assembly)
+            library, desk = await resolve(container.library), await resolve(container.desk)
+            await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
             yield
 
     route_handlers: list[Any] = [
-        SourcesController, SourceMediaController, AssembliesController, output_files(settings.output_dir)
+        SourcesController, SourceMediaController, AssembliesController, output_files(container.files())
     ]
-    route_handlers.append(otio_export(settings.sources_dir))
     if FRONTEND_DIR.is_dir():
         route_handlers.append(
             create_static_files_router(path="/", directories=[FRONTEND_DIR], html_mode=True, include_in_schema=False)
@@ -124,13 +115,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={
-            "repo": from_container(container.repo),
-            "prober": from_container(container.prober),
-            "runner": from_container(container.runner),
-            "renderer": from_container(container.renderer),
-            "proxies": from_container(container.proxies),
-            "reindex_lock": from_container(container.reindex_lock),
+            "library": from_container(container.library),
+            "desk": from_container(container.desk),
+            "output_url": from_container(container.files.provided.url),
+            "source_files": from_container(container.sources),
             "thumbnailer": from_container(container.thumbnailer),
+            "timelines": from_container(container.timelines),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),

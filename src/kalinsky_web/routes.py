@@ -1,28 +1,13 @@
-"""The HTTP API: /api/v1/sources and /api/v1/assemblies."""
+"""The HTTP API: /api/v1/sources and /api/v1/assemblies. Each handler parses, calls a use case, formats."""
 
 from __future__ import annotations
 
-import asyncio
-
-from litestar import Controller, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, SkipValidation
+from litestar import Controller, MediaType, Response, get, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from kalinsky_adapters.proxies import PreviewProxies
-from kalinsky_core import services
-from kalinsky_core.model import Assembly, Source
-from kalinsky_core.ports import AssemblyRepo, Concatenator, MediaProber
-from kalinsky_core.runner import RenderRunner
-from kalinsky_web.schemas import AssemblyCreate, ReindexResult, error_responses
-
-# Injected by name from the container. Ports are Protocols: Litestar must not validate adapters against them.
-Repo = NamedDependency[SkipValidation[AssemblyRepo]]
-Prober = NamedDependency[SkipValidation[MediaProber]]
-Runner = NamedDependency[SkipValidation[RenderRunner]]
-Renderer = NamedDependency[SkipValidation[Concatenator]]
-ReindexLock = NamedDependency[SkipValidation[asyncio.Lock]]
-Proxies = NamedDependency[SkipValidation[PreviewProxies | None]]
+from kalinsky_web.dependencies import Desk, Library, OutputUrl, TimelineExport
+from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, Source, error_responses
 
 NOT_INDEXED = "No index yet: call POST /api/v1/sources/reindex first"
 NO_ASSEMBLY = "No assembly has this id"
@@ -38,16 +23,12 @@ class SourcesController(Controller):
         summary="Scan the sources folder with ffprobe; replace the index",
         description="Preview proxies of the indexed sources are then made in the background.",
     )
-    async def reindex(self, repo: Repo, prober: Prober, reindex_lock: ReindexLock, proxies: Proxies) -> ReindexResult:
-        async with reindex_lock:  # a second reindex waits for the first instead of racing it
-            index = await services.reindex(prober, repo)
-        if proxies is not None:
-            proxies.refresh(index.sources)
-        return ReindexResult(status="ok", count=len(index.sources), skipped=list(index.skipped))
+    async def reindex(self, library: Library) -> ReindexResult:
+        return ReindexResult.of(await library.reindex())
 
     @get("/", summary="The indexed sources", responses=error_responses(e409=NOT_INDEXED))
-    async def list_sources(self, repo: Repo) -> list[Source]:
-        return list(await services.list_sources(repo))
+    async def list_sources(self, library: Library) -> list[Source]:
+        return [Source.of(source) for source in await library.sources()]
 
 
 class AssembliesController(Controller):
@@ -62,20 +43,17 @@ class AssembliesController(Controller):
             e409=NOT_INDEXED, e422="Clips that cannot be assembled: unknown source, bad trim, empty list"
         ),
     )
-    async def create(self, data: JSONBody[AssemblyCreate], repo: Repo, runner: Runner) -> Assembly:
-        assembly = await services.create_assembly(
-            repo, [clip.to_domain() for clip in data.clips], name=data.name, preview=data.preview
-        )
-        runner.submit(assembly)
-        return assembly
+    async def create(self, data: JSONBody[AssemblyCreate], desk: Desk, output_url: OutputUrl) -> Assembly:
+        assembly = await desk.start(data.clip_inputs(), name=data.name, preview=data.preview)
+        return Assembly.of(assembly, output_url(assembly.id))
 
     @get("/", summary="All assemblies, newest first")
-    async def list_assemblies(self, repo: Repo) -> list[Assembly]:
-        return await repo.list()
+    async def list_assemblies(self, desk: Desk, output_url: OutputUrl) -> list[Assembly]:
+        return [Assembly.of(assembly, output_url(assembly.id)) for assembly in await desk.list()]
 
     @get("/{assembly_id:str}", summary="One assembly", responses=error_responses(e404=NO_ASSEMBLY))
-    async def get_assembly(self, assembly_id: FromPath[str], repo: Repo) -> Assembly:
-        return await services.get_assembly(repo, assembly_id)
+    async def get_assembly(self, assembly_id: FromPath[str], desk: Desk, output_url: OutputUrl) -> Assembly:
+        return Assembly.of(await desk.get(assembly_id), output_url(assembly_id))
 
     @post(
         "/{assembly_id:str}/cancel",
@@ -85,5 +63,29 @@ class AssembliesController(Controller):
         "409 if it has already finished.",
         responses=error_responses(e404=NO_ASSEMBLY, e409="The assembly has already finished"),
     )
-    async def cancel(self, assembly_id: FromPath[str], repo: Repo, runner: Runner, renderer: Renderer) -> Assembly:
-        return await services.cancel_assembly(repo, runner, renderer, assembly_id)
+    async def cancel(self, assembly_id: FromPath[str], desk: Desk, output_url: OutputUrl) -> Assembly:
+        return Assembly.of(await desk.cancel(assembly_id), output_url(assembly_id))
+
+    @get(
+        "/{assembly_id:str}/otio",
+        summary="The assembly as an OpenTimelineIO timeline",
+        description=(
+            "Clips' source ranges count frames at each source's own rate (the frames the render shows); media "
+            "references are absolute file:// URLs of the sources. 404 for an unknown assembly, 422 if one of its "
+            "sources is no longer indexed."
+        ),
+        media_type=MediaType.JSON,
+        responses=error_responses(
+            e404=NO_ASSEMBLY, e409="No index yet", e422="A source of the assembly is no longer indexed"
+        ),
+    )
+    async def export_otio(
+        self, assembly_id: FromPath[str], desk: Desk, library: Library, timelines: TimelineExport
+    ) -> Response[bytes]:
+        assembly = await desk.get(assembly_id)
+        text = timelines.export(assembly, await library.sources())
+        return Response(
+            text.encode(),
+            media_type=MediaType.JSON,
+            headers={"content-disposition": f'attachment; filename="{assembly.id}.otio"'},
+        )

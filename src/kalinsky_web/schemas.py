@@ -1,4 +1,8 @@
-"""Request and response bodies of the HTTP API that are not domain objects themselves."""
+"""The HTTP API's own request and response bodies. Domain objects are turned into these at the edge, so the domain
+can hold data the API does not show (keyframe lists, copy points) and the JSON stays as documented.
+
+Response fields are declared in alphabetical order: that is the order the API has always sent them in.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ from typing import Annotated
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
-from kalinsky_core.model import ClipInput, SkippedFile
+from kalinsky_core import model
+from kalinsky_core.model import AssemblyStatus, ClipInput, VideoPath
 
 #: Upper bounds that keep one request from tying up the service.
 MAX_CLIPS = 1000
 MAX_NAME_LENGTH = 200
+
+
+# -- requests --------------------------------------------------------------------------------------------------
 
 
 class ClipIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -33,6 +41,73 @@ class AssemblyCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] | None = None
     preview: bool = True
 
+    def clip_inputs(self) -> list[ClipInput]:
+        return [clip.to_domain() for clip in self.clips]
+
+
+# -- responses -------------------------------------------------------------------------------------------------
+
+
+class VideoCoding(msgspec.Struct):
+    """How a source's video is coded: what decides whether its frames can be copied."""
+
+    codec: str
+    constant_rate: bool
+    level: int
+    pix_fmt: str
+    profile: str
+    reorder_depth: int
+    rotation: int
+    time_base: str
+
+
+class Source(msgspec.Struct):
+    """An indexed source video. `index` is 1-based, in filename order; `resolution` is as displayed."""
+
+    codec: str
+    coding: VideoCoding | None
+    duration: float
+    file_size: int
+    filename: str
+    frame_count: int | None
+    frame_rate: str
+    has_audio: bool
+    height: int
+    index: int
+    resolution: str
+    width: int
+
+    @classmethod
+    def of(cls, source: model.Source) -> Source:
+        coding = source.coding
+        return cls(
+            codec=source.codec,
+            coding=None if coding is None else VideoCoding(
+                codec=coding.codec, constant_rate=coding.constant_rate, level=coding.level, pix_fmt=coding.pix_fmt,
+                profile=coding.profile, reorder_depth=coding.reorder_depth, rotation=coding.rotation,
+                time_base=coding.time_base,
+            ),
+            duration=source.duration,
+            file_size=source.file_size,
+            filename=source.filename,
+            frame_count=source.frame_count,
+            frame_rate=source.frame_rate,
+            has_audio=source.has_audio,
+            height=source.height,
+            index=source.index,
+            resolution=source.resolution,
+            width=source.width,
+        )
+
+
+class SkippedFile(msgspec.Struct):
+    filename: str
+    reason: str
+
+    @classmethod
+    def of(cls, skipped: model.SkippedFile) -> SkippedFile:
+        return cls(filename=skipped.filename, reason=skipped.reason)
+
 
 class ReindexResult(msgspec.Struct):
     """`count` sources indexed; `skipped` lists the video files that could not be read, with the reason."""
@@ -41,12 +116,68 @@ class ReindexResult(msgspec.Struct):
     count: int
     skipped: list[SkippedFile]
 
+    @classmethod
+    def of(cls, index: model.SourceIndex) -> ReindexResult:
+        return cls(status="ok", count=len(index.sources), skipped=[SkippedFile.of(s) for s in index.skipped])
 
-class ErrorBody(msgspec.Struct):
-    """Every error answer: the HTTP status again and a message for people."""
+
+class Clip(msgspec.Struct):
+    """A clip of an assembly with its resolved trim; `video` is how its video is made in a clean render."""
+
+    duration: float
+    end: float
+    filename: str
+    pos: int
+    start: float
+    video: VideoPath
+
+    @classmethod
+    def of(cls, clip: model.Clip) -> Clip:
+        return cls(
+            duration=clip.duration, end=clip.end, filename=clip.filename, pos=clip.pos, start=clip.start,
+            video=clip.video,
+        )
+
+
+class Assembly(msgspec.Struct):
+    """An assembly and the state of its render. `output_url` is set once it is `done`."""
+
+    clips: list[Clip]
+    created: str
+    duration: float | None
+    error: str | None
+    eta_seconds: float | None
+    id: str
+    name: str | None
+    output_url: str | None
+    preview: bool
+    progress: float
+    status: AssemblyStatus
+
+    @classmethod
+    def of(cls, assembly: model.Assembly, output_url: str | None) -> Assembly:
+        return cls(
+            clips=[Clip.of(clip) for clip in assembly.clips],
+            created=assembly.created,
+            duration=assembly.duration,
+            error=assembly.error,
+            eta_seconds=assembly.eta_seconds,
+            id=assembly.id,
+            name=assembly.name,
+            output_url=output_url if assembly.status is AssemblyStatus.DONE else None,
+            preview=assembly.preview,
+            progress=assembly.progress,
+            status=assembly.status,
+        )
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error answer: the HTTP status again and a message for people; `clip` is the 1-based position of
+    the clip at fault, when one is."""
 
     status_code: int
     detail: str
+    clip: int | None = None
 
 
 def error_responses(**described: str) -> dict[int, ResponseSpec]:

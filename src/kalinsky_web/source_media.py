@@ -11,20 +11,14 @@ from pathlib import Path
 
 from baize.asgi import FileResponse, JSONResponse, Response
 from litestar import Controller, get
-from litestar.di import NamedDependency
-from litestar.params import FromPath, SkipValidation
+from litestar.params import FromPath
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from kalinsky_adapters.thumbnails import FfmpegThumbnailer, MissingSourceFile
-from kalinsky_core import services
 from kalinsky_core.errors import SourceNotFound
 from kalinsky_core.model import Source
-from kalinsky_core.plan import find_source
-from kalinsky_core.ports import AssemblyRepo
-from kalinsky_web.routes import Repo
+from kalinsky_core.services import SourceLibrary
+from kalinsky_web.dependencies import Files, Library, Thumbnailer
 from kalinsky_web.schemas import error_responses
-
-Thumbnailer = NamedDependency[SkipValidation[FfmpegThumbnailer]]
 
 # The same number can name another file after a reindex: browsers revalidate (cheaply, by ETag) every time.
 _REVALIDATE = {"cache-control": "no-cache"}
@@ -57,13 +51,13 @@ def _not_found(index: int) -> ASGIApp:
 
 
 async def _answer_for(
-    repo: AssemblyRepo, index: int, answer: Callable[[Source], Awaitable[ASGIApp]]
+    library: SourceLibrary, index: int, answer: Callable[[Source], Awaitable[ASGIApp]]
 ) -> ASGIApp:
     """`answer` for the source with this index; 404 if there is none or its file is gone. Raises NotIndexed
     (409) before the first reindex."""
     try:
-        return await answer(find_source(await services.list_sources(repo), index))
-    except (SourceNotFound, MissingSourceFile, FileNotFoundError):
+        return await answer(await library.source(index))
+    except (SourceNotFound, LookupError, FileNotFoundError):
         return _not_found(index)
 
 
@@ -78,11 +72,11 @@ class SourceMediaController(Controller):
         media_type="video/*",
         responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
-    async def media(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
+    async def media(self, index: FromPath[int], library: Library, source_files: Files) -> ASGIApp:
         async def source_file(source: Source) -> ASGIApp:
-            return file_answer(thumbnailer.source_path(source.filename))
+            return file_answer(source_files.existing(source.filename))
 
-        return await _answer_for(repo, index, source_file)
+        return await _answer_for(library, index, source_file)
 
     @get(
         "/thumbnail",
@@ -91,8 +85,8 @@ class SourceMediaController(Controller):
         media_type="image/jpeg",
         responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
-    async def thumbnail(self, index: FromPath[int], repo: Repo, thumbnailer: Thumbnailer) -> ASGIApp:
+    async def thumbnail(self, index: FromPath[int], library: Library, thumbnailer: Thumbnailer) -> ASGIApp:
         async def poster(source: Source) -> ASGIApp:
             return file_answer(await thumbnailer.thumbnail(source), content_type="image/jpeg")
 
-        return await _answer_for(repo, index, poster)
+        return await _answer_for(library, index, poster)

@@ -1,4 +1,4 @@
-"""FfmpegRenderer on real media: which frames the output holds, its streams, its audio."""
+"""Renders with ffmpeg on real media: which frames the output holds, its streams, its audio."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from media import FFMPEG, FFPROBE, audio_samples, frame_indices, probe, rms, stream
 
 from kalinsky_adapters.binaries import find_font
-from kalinsky_adapters.ffmpeg import FfmpegRenderer, escape_filter_value
+from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg.args import escape_filter_value
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
@@ -17,15 +18,16 @@ from kalinsky_core.errors import RenderFailed
 from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
 from kalinsky_core.plan import plan_render, sources_by_filename
 
+RULES = CodecRules()
+
 
 async def render(sources_dir: Path, output_dir: Path, clips: list[ClipInput], preview: bool = False,
                  preview_height: int | None = None) -> Assembly:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    renderer = FfmpegRenderer(sources_dir, output_dir, FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, clips, preview=preview)
-    return await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50,
-                                          preview_height=preview_height)
+    rendering = ffmpeg_rendering(sources_dir, output_dir, FFMPEG, FFPROBE, preview_height=preview_height)
+    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
+    return await services.render_assembly(assembly, repo, rendering)
 
 
 # a.mp4: 120 frames at 30 fps, keyframe every 30 frames; b.mov: 75 frames at 25 fps (coded 500..574), no audio
@@ -91,11 +93,11 @@ async def test_audio_fades_at_every_trim_boundary(tmp_path: Path, sources_dir: P
 async def test_a_failing_ffmpeg_fails_the_render_with_its_message(tmp_path: Path, sources_dir: Path) -> None:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, [ClipInput("a.mp4"), ClipInput("b.mov")])
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4"), ClipInput("b.mov")])
     size = (sources_dir / "b.mov").stat().st_size
     (sources_dir / "b.mov").write_bytes(b"\0" * size)  # corrupt, same size: only ffmpeg can tell
-    failed = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    failed = await services.render_assembly(assembly, repo, rendering)
     assert failed.status is AssemblyStatus.FAILED
     assert "clip 2 (b.mov)" in failed.error and "Invalid data" in failed.error
     assert not (tmp_path / "out" / assembly.id).exists()
@@ -114,26 +116,26 @@ async def test_a_source_changed_since_indexing_fails_the_render_clearly(
 ) -> None:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, [ClipInput("a.mp4"), ClipInput("b.mov")])
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4"), ClipInput("b.mov")])
     change(sources_dir / "b.mov")
-    failed = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    failed = await services.render_assembly(assembly, repo, rendering)
     assert failed.status is AssemblyStatus.FAILED and failed.error.startswith(message)
 
 
 async def test_cut_raises_render_failed_for_a_missing_source(tmp_path: Path, sources_dir: Path) -> None:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    assembly = await services.create_assembly(repo, [ClipInput("a.mp4")])
-    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), fade_ms=50)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4")])
+    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), RULES, fade_ms=50)
     (sources_dir / "a.mp4").unlink()
-    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
 
     async def ignore(_seconds: float) -> None:
         pass
 
     with pytest.raises(RenderFailed, match="Source a.mp4 is gone since it was indexed"):
-        await renderer.cut(plan, plan.segments[0], ignore)
+        await rendering.cutter.cut(plan, plan.segments[0], ignore)
 
 
 def test_filter_values_survive_both_escaping_levels() -> None:
@@ -146,9 +148,9 @@ async def test_previews_work_without_system_fonts(tmp_path: Path, sources_dir: P
     assert font.endswith("Roboto-Regular.ttf")
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE, font=font)
-    assembly = await services.create_assembly(repo, [ClipInput("a.mp4", 0.0, 1.0)], preview=True)
-    done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE, font=font)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4", 0.0, 1.0)], preview=True)
+    done = await services.render_assembly(assembly, repo, rendering)
     result = tmp_path / "out" / done.id / "result.mp4"
     assert frame_indices(result) == list(range(30))
     assert frame_indices(result, row_fraction=0.04) != list(range(30))  # the timecode box is there
@@ -157,35 +159,35 @@ async def test_previews_work_without_system_fonts(tmp_path: Path, sources_dir: P
 async def test_a_clip_that_comes_out_short_fails_instead_of_losing_frames(tmp_path: Path, sources_dir: Path) -> None:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    assembly = await services.create_assembly(repo, [ClipInput("a.mp4", 3.5)])
-    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), fade_ms=50)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4", 3.5)])
+    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), RULES, fade_ms=50)
     (segment,) = plan.segments
     # as if the index promised more than the file holds: 50 frames asked where 15 remain
     greedy = attrs.evolve(segment, pieces=(attrs.evolve(segment.pieces[0], output_frames=50),))
-    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
 
     async def ignore(_seconds: float) -> None:
         pass
 
     with pytest.raises(RenderFailed, match="ffmpeg made 15 of 50 frames for clip 1 .a.mp4.: the source ends early"):
-        await renderer.cut(plan, greedy, ignore)
+        await rendering.cutter.cut(plan, greedy, ignore)
 
 
 async def test_a_damaged_piece_fails_the_join_with_ffmpegs_own_words(tmp_path: Path, sources_dir: Path) -> None:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(sources_dir, FFPROBE), repo)
-    assembly = await services.create_assembly(repo, [ClipInput("a.mp4", 0.5, 2.5)], preview=False)
-    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), fade_ms=50)
-    renderer = FfmpegRenderer(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4", 0.5, 2.5)], preview=False)
+    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), RULES, fade_ms=50)
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
 
     async def ignore(_seconds: float) -> None:
         pass
 
     (segment,) = plan.segments
-    cut, audio = await renderer.cut(plan, segment, ignore), await renderer.cut_audio(plan)
+    cut, audio = await rendering.cutter.cut(plan, segment, ignore), await rendering.cutter.cut_audio(plan)
     assert [piece.copy for piece in segment.pieces][:2] == [False, True]  # re-encoded head, copied GOPs
     Path(cut.video_files[1]).write_bytes(b"\0" * 1000)
     with pytest.raises(RenderFailed) as failed:
-        await renderer.concat(plan, [cut], audio, ignore)
+        await rendering.concatenator.concat(plan, [cut], audio, ignore)
     assert "joining the clips" in failed.value.message and "001-1.mov" in failed.value.message
     assert "whitelist" not in failed.value.message and "Last message" not in failed.value.message

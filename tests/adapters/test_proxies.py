@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from media import FFMPEG, FFPROBE, frame_indices, make_video, probe, stream
 
-from kalinsky_adapters import ffmpeg as ffmpeg_adapter
-from kalinsky_adapters.ffmpeg import FfmpegRenderer
+from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg import jobs as ffmpeg_jobs
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_adapters.proxies import PreviewProxies
@@ -19,6 +19,7 @@ from kalinsky_core import services
 from kalinsky_core.model import AssemblyStatus, ClipInput, Source
 from kalinsky_core.plan import frame_span
 
+RULES = CodecRules()
 HEIGHT = 120  # previews of these 320x240 sources are 160x120: each gets a proxy
 
 
@@ -89,18 +90,18 @@ async def test_previews_read_proxies_and_hold_exactly_the_clips_frames(
     proxies = proxies_of(library, tmp_path)
     await proxies.make_all(list(sources.values()))
     read: list[str] = []
-    run = ffmpeg_adapter.process.run
+    run = ffmpeg_jobs.process.run
 
     async def recording_run(argv, *args, **kwargs):
         read.extend(argv[argv.index("-i") + 1:argv.index("-i") + 2] if "-vf" in argv else [])
         return await run(argv, *args, **kwargs)
 
-    monkeypatch.setattr(ffmpeg_adapter.process, "run", recording_run)
+    monkeypatch.setattr(ffmpeg_jobs.process, "run", recording_run)
     clips = [ClipInput("gop.mp4", 0.5, 2.5), ClipInput("phone.mp4", 0.2, 1.1), ClipInput("vp9.webm", 1.0, 1.5),
              ClipInput("vfr.mkv", 0.3, 0.9), ClipInput("gop.mp4", 1.0, 1.1), ClipInput("small.mp4", 0.0, 0.5)]
-    renderer = FfmpegRenderer(library, tmp_path / "out", FFMPEG, FFPROBE, proxies=proxies)
-    assembly = await services.create_assembly(repo, clips, preview=True)
-    done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50, preview_height=HEIGHT)
+    rendering = ffmpeg_rendering(library, tmp_path / "out", FFMPEG, FFPROBE, proxies=proxies, preview_height=HEIGHT)
+    assembly = await services.create_assembly(repo, RULES, clips, preview=True)
+    done = await services.render_assembly(assembly, repo, rendering)
     assert done.status is AssemblyStatus.DONE, done.error
     offsets = {"gop.mp4": 0, "phone.mp4": 300, "vp9.webm": 500, "vfr.mkv": 700, "small.mp4": 900}
     expected = [offsets[clip.source] + frame for clip in clips
@@ -114,9 +115,9 @@ async def test_clean_renders_never_read_proxies(library: Path, tmp_path: Path, m
     repo, sources = await indexed(library)
     proxies = proxies_of(library, tmp_path)
     await proxies.make(sources["gop.mp4"])
-    renderer = FfmpegRenderer(library, tmp_path / "out", FFMPEG, FFPROBE, proxies=proxies)
-    assembly = await services.create_assembly(repo, [ClipInput("gop.mp4", 0.5, 1.5)], preview=False)
-    done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50, preview_height=HEIGHT)
+    rendering = ffmpeg_rendering(library, tmp_path / "out", FFMPEG, FFPROBE, proxies=proxies, preview_height=HEIGHT)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("gop.mp4", 0.5, 1.5)], preview=False)
+    done = await services.render_assembly(assembly, repo, rendering)
     result = tmp_path / "out" / done.id / "result.mp4"
     assert stream(probe(result), "video")["height"] == 240 and frame_indices(result) == list(range(15, 45))
 

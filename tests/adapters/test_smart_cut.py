@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from media import FFMPEG, FFPROBE, audio_samples, frame_indices, make_video, probe, rms, stream
 
-from kalinsky_adapters.ffmpeg import FfmpegRenderer
+from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
 from kalinsky_core.plan import frame_span, plan_render, sources_by_filename
 
+RULES = CodecRules()
 SIZE = "160x120"
 # name: (offset coded into its frames, fps, make_video options)
 SOURCES = {
@@ -65,9 +66,9 @@ def expected(clips: Sequence[ClipInput]) -> list[int]:
 async def render(library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False) -> tuple[Assembly, Path]:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(library, FFPROBE), repo)
-    renderer = FfmpegRenderer(library, out, FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, clips, preview=preview)
-    done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    rendering = ffmpeg_rendering(library, out, FFMPEG, FFPROBE)
+    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
+    done = await services.render_assembly(assembly, repo, rendering)
     assert done.status is AssemblyStatus.DONE, done.error
     return done, out / done.id / "result.mp4"
 
@@ -213,8 +214,9 @@ async def test_plan_for_a_source_without_copyable_frames_reencodes_it_whole(libr
     sources = sources_by_filename(await repo.list_sources())
     assert sources["gop.mp4"].keyframes == (0, 30, 60, 90) and sources["gop.mp4"].frame_count == 120
     assert sources["vp9.webm"].coding is None and sources["phone.mp4"].coding.rotation == 90
-    assembly = await services.create_assembly(repo, [ClipInput("hevc.mp4", 0.5, 3.5), ClipInput("gop.mp4", 0, 2)])
-    plan = plan_render(assembly, sources, fade_ms=50)
+    clips = [ClipInput("hevc.mp4", 0.5, 3.5), ClipInput("gop.mp4", 0, 2)]
+    assembly = await services.create_assembly(repo, RULES, clips)
+    plan = plan_render(assembly, sources, RULES, fade_ms=50)
     assert [segment.video for segment in plan.segments] == ["reencode", "reencode"]  # nothing to match: re-encode
 
 
@@ -227,8 +229,8 @@ async def test_clips_ending_inside_a_gop_reencode_only_the_frames_after_their_la
     assert sources["nob.mp4"].copy_ends == ()  # no B-frames: a copy ends anywhere
     for name in ("gop.mp4", "pyr.mp4", "ntsc.mp4"):
         clips = [ClipInput(name, start, end) for start, end in ((1.0, 1.9), (0.5, 3.7), (0.2, 2.45))]
-        assembly = await services.create_assembly(repo, clips, preview=False)
-        for segment in plan_render(assembly, sources, fade_ms=50).segments:
+        assembly = await services.create_assembly(repo, RULES, clips, preview=False)
+        for segment in plan_render(assembly, sources, RULES, fade_ms=50).segments:
             copied = [piece for piece in segment.pieces if piece.copy]
             tail = segment.pieces[-1]
             assert len(copied) == 1 and (tail.copy or tail.frames <= 3), (name, segment.pieces)

@@ -40,13 +40,12 @@ async def test_save_state_changes_only_the_render_state(tmp_path: Path) -> None:
         original = assembly(await repo.next_sequence())
         await repo.add(original)
         tampered = attrs.evolve(
-            original.completed("/output/asm_001/result.mp4", 2.5),
+            original.completed(2.5),
             name="renamed", preview=not original.preview, clips=original.clips[:1], created="later",
         )
         await repo.save_state(tampered)
         stored = await repo.get(original.id)
-    assert (stored.status, stored.output_url, stored.duration) == (
-        AssemblyStatus.DONE, "/output/asm_001/result.mp4", 2.5)
+    assert (stored.status, stored.duration, stored.progress) == (AssemblyStatus.DONE, 2.5, 1.0)
     assert (stored.name, stored.preview, stored.clips, stored.created) == (
         original.name, original.preview, original.clips, original.created)
 
@@ -81,7 +80,7 @@ async def test_a_finished_assembly_keeps_its_state(tmp_path: Path) -> None:
         await repo.add(original)
         await repo.save_state(original.cancelled())
         await repo.save_state(original.with_progress(0.5))  # a late progress report of the stopped render
-        await repo.save_state(original.completed("/output/asm_001/result.mp4", 1.0))
+        await repo.save_state(original.completed(1.0))
         assert (await repo.get(original.id)) == original.cancelled()
 
 

@@ -15,9 +15,9 @@ from litestar.testing import TestClient
 from media import frame_indices, probe, stream
 
 from kalinsky_adapters.otio import read_timeline
+from kalinsky_adapters.settings import Settings
+from kalinsky_cli.main import main
 from kalinsky_web.app import create_app
-from kalinsky_web.cli import main
-from kalinsky_web.config import Settings
 
 CLIPS = [{"source": "a.mp4", "start": 1.0, "end": 2.5}, {"source": 2, "start": 0.4, "end": 1.2}]
 

@@ -138,7 +138,7 @@ def test_image_uses_debians_ffmpeg() -> None:
 
 
 def test_the_image_or_compose_sets_every_setting_the_app_reads() -> None:
-    config = (REPO / "src" / "kalinsky_web" / "config.py").read_text()
+    config = (REPO / "src" / "kalinsky_adapters" / "settings.py").read_text()
     read = {"KALINSKY_" + name for name in re.findall(r'"([A-Z][A-Z0-9_]*[A-Z0-9])"', config)}
     assert "KALINSKY_SOURCES_DIR" in read and "KALINSKY_PREVIEW_HEIGHT" in read
     passed = set(compose()["services"]["api"]["environment"]) | set(dockerfile_env())

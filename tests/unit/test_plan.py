@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import H264, source
 
+from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_core.errors import InvalidClip, NotIndexed, SourceNotFound
 from kalinsky_core.model import Assembly, ClipInput
 from kalinsky_core.plan import (
@@ -22,6 +23,7 @@ from kalinsky_core.plan import (
     split_for_copy,
 )
 
+RULES = CodecRules()
 SOURCES = (source(1, "a.mp4", 10.0), source(2, "b.mov", 4.0, fps="25", width=160, height=120, has_audio=False))
 
 
@@ -75,7 +77,7 @@ def _assembly(clips, preview=False) -> Assembly:
 
 
 def test_plan_converts_to_first_clips_picture_and_rate() -> None:
-    plan = plan_render(_assembly([ClipInput(1, 1.0, 2.0), ClipInput(2, 0.4, 1.2)]), sources_by_filename(SOURCES),
+    plan = plan_render(_assembly([ClipInput(1, 1.0, 2.0), ClipInput(2, 0.4, 1.2)]), sources_by_filename(SOURCES), RULES,
                        fade_ms=50)
     first, second = plan.segments
     assert (plan.output.width, plan.output.height, plan.output.fps) == (320, 240, 30)
@@ -89,16 +91,16 @@ def test_plan_converts_to_first_clips_picture_and_rate() -> None:
 def test_preview_plan_caps_height_and_keeps_sizes_even() -> None:
     tall = (source(1, "v.mp4", 10.0, width=1081, height=1921),)
     assembly = Assembly(id="asm_001", name=None, preview=True, clips=resolve_clips([ClipInput(1)], tall), created="t")
-    plan = plan_render(assembly, sources_by_filename(tall), fade_ms=50, preview_height=720)
+    plan = plan_render(assembly, sources_by_filename(tall), RULES, fade_ms=50, preview_height=720)
     assert (plan.output.width, plan.output.height) == (404, 720)
     clean = plan_render(Assembly(id="asm_002", name=None, preview=False, clips=assembly.clips, created="t"),
-                        sources_by_filename(tall), fade_ms=50, preview_height=720)
+                        sources_by_filename(tall), RULES, fade_ms=50, preview_height=720)
     assert (clean.output.width, clean.output.height) == (1080, 1920)
 
 
 def test_fades_never_exceed_half_a_clip() -> None:
-    plan = plan_render(_assembly([ClipInput(1, 0.0, 0.05), ClipInput(1, 0.0, 2.0)]), sources_by_filename(SOURCES),
-                       fade_ms=50)
+    assembly = _assembly([ClipInput(1, 0.0, 0.05), ClipInput(1, 0.0, 2.0)])
+    plan = plan_render(assembly, sources_by_filename(SOURCES), RULES, fade_ms=50)
     short, long = plan.segments
     assert short.duration == pytest.approx(2 / 30)  # frames 0 and 1
     assert (short.fade, long.fade) == (pytest.approx(1 / 30), 0.05)
@@ -126,7 +128,7 @@ def valid_clip_lists(draw):
 @given(valid_clip_lists())
 def test_any_valid_clip_list_plans_to_the_sum_of_its_clips(clips: list[ClipInput]) -> None:
     assembly = _assembly(clips)
-    plan = plan_render(assembly, sources_by_filename(SOURCES), fade_ms=50)
+    plan = plan_render(assembly, sources_by_filename(SOURCES), RULES, fade_ms=50)
     assert [s.pos for s in plan.segments] == list(range(1, len(clips) + 1))
     assert plan.duration == pytest.approx(sum(s.output_frames for s in plan.segments) / float(plan.output.fps))
     # frame quantization moves each clip by less than a frame at its own rate (plus one at the output rate)

@@ -6,12 +6,14 @@ import asyncio
 
 import pytest
 
-from kalinsky_adapters.memory import FakeProber, FakeRenderer, InMemoryRepo
+from kalinsky_adapters.ffmpeg import CodecRules
+from kalinsky_adapters.memory import FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed
 from kalinsky_core.model import AssemblyStatus, ClipInput, MediaInfo
 from kalinsky_core.runner import RenderRunner
 
+RULES = CodecRules()
 INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10)
 FOLDER = {"b.mp4": INFO, "a.MOV": INFO, "bad.mkv": "Invalid data found when processing input", "x.txt": INFO}
 
@@ -40,10 +42,10 @@ async def test_an_empty_folder_is_an_index_too() -> None:
 
 async def test_created_assemblies_get_sequential_ids_and_are_listed_newest_first() -> None:
     repo = await indexed_repo()
-    first = await services.create_assembly(repo, [ClipInput(1)], name="one")
+    first = await services.create_assembly(repo, RULES, [ClipInput(1)], name="one")
     with pytest.raises(InvalidClip):
-        await services.create_assembly(repo, [ClipInput(1, start=3, end=2)])
-    second = await services.create_assembly(repo, [ClipInput("b.mp4", 1, 2)], preview=False)
+        await services.create_assembly(repo, RULES, [ClipInput(1, start=3, end=2)])
+    second = await services.create_assembly(repo, RULES, [ClipInput("b.mp4", 1, 2)], preview=False)
     assert (first.id, second.id) == ("asm_001", "asm_002")
     assert [a.id for a in await repo.list()] == ["asm_002", "asm_001"]
     assert first.status is AssemblyStatus.PROCESSING and first.preview is True
@@ -54,12 +56,11 @@ async def test_created_assemblies_get_sequential_ids_and_are_listed_newest_first
 
 async def test_render_records_done_with_the_output_and_progress() -> None:
     repo = await indexed_repo()
-    renderer = FakeRenderer()
-    assembly = await services.create_assembly(repo, [ClipInput(1, 0, 1), ClipInput(2, 1, 3)])
-    done = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    renderer = FakeRendering.create()
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1, 0, 1), ClipInput(2, 1, 3)])
+    done = await services.render_assembly(assembly, repo, renderer.rendering)
     assert done.status is AssemblyStatus.DONE
-    assert (done.output_url, done.duration, done.progress, done.eta_seconds) == (
-        "/output/asm_001/result.mp4", pytest.approx(3.0), 1.0, None)
+    assert (done.duration, done.progress, done.eta_seconds) == (pytest.approx(3.0), 1.0, None)
     assert [s.pos for s in renderer.cuts] == [1, 2] and renderer.joined == ["asm_001"]
     stored = await repo.get("asm_001")
     assert stored == done and stored.clips == assembly.clips
@@ -68,32 +69,32 @@ async def test_render_records_done_with_the_output_and_progress() -> None:
 @pytest.mark.parametrize("fail_at", [1, 2, 0])
 async def test_a_failed_step_marks_the_assembly_failed_and_discards_its_files(fail_at: int) -> None:
     repo = await indexed_repo()
-    renderer = FakeRenderer(fail_at=fail_at)
-    assembly = await services.create_assembly(repo, [ClipInput(1, 0, 1), ClipInput(2, 1, 3)])
-    failed = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    renderer = FakeRendering.create(fail_at=fail_at)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1, 0, 1), ClipInput(2, 1, 3)])
+    failed = await services.render_assembly(assembly, repo, renderer.rendering)
     assert failed.status is AssemblyStatus.FAILED
     assert failed.error == ("join failed" if fail_at == 0 else f"segment {fail_at} failed")
-    assert failed.output_url is None
+    assert failed.duration is None
     assert renderer.discarded == ["asm_001", "asm_001"]  # leftovers of an earlier run before, its own files after
     assert await repo.get("asm_001") == failed
 
 
 async def test_a_source_gone_from_the_index_fails_the_render_with_its_name() -> None:
     repo = await indexed_repo()
-    assembly = await services.create_assembly(repo, [ClipInput("b.mp4")])
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("b.mp4")])
     await services.reindex(FakeProber({"a.MOV": INFO}), repo)
-    renderer = FakeRenderer()
-    failed = await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    renderer = FakeRendering.create()
+    failed = await services.render_assembly(assembly, repo, renderer.rendering)
     assert (failed.status, failed.error) == (AssemblyStatus.FAILED, "Source b.mp4 not found")
 
 
 async def test_unfinished_assemblies_are_found_oldest_first() -> None:
     repo = await indexed_repo()
-    renderer = FakeRenderer()
-    one = await services.create_assembly(repo, [ClipInput(1)])
-    two = await services.create_assembly(repo, [ClipInput(1)])
-    three = await services.create_assembly(repo, [ClipInput(1)])
-    await services.render_assembly(two, repo, renderer, renderer, fade_ms=50)
+    renderer = FakeRendering.create()
+    one = await services.create_assembly(repo, RULES, [ClipInput(1)])
+    two = await services.create_assembly(repo, RULES, [ClipInput(1)])
+    three = await services.create_assembly(repo, RULES, [ClipInput(1)])
+    await services.render_assembly(two, repo, renderer.rendering)
     assert [a.id for a in await services.unfinished_assemblies(repo)] == [one.id, three.id]
 
 
@@ -110,7 +111,7 @@ async def test_runner_bounds_concurrency_and_keeps_order() -> None:
         running -= 1
 
     runner = RenderRunner(render, max_concurrent=2)
-    assemblies = [await services.create_assembly(repo, [ClipInput(1)]) for _ in range(6)]
+    assemblies = [await services.create_assembly(repo, RULES, [ClipInput(1)]) for _ in range(6)]
     for assembly in assemblies:
         runner.submit(assembly)
     await runner.wait_idle()
@@ -131,7 +132,7 @@ async def test_runner_close_cancels_renders() -> None:
 
     repo = await indexed_repo()
     runner = RenderRunner(render)
-    runner.submit(await services.create_assembly(repo, [ClipInput(1)]))
+    runner.submit(await services.create_assembly(repo, RULES, [ClipInput(1)]))
     await started.wait()
     await runner.aclose()
     assert cancelled == ["asm_001"] and runner.active == []
@@ -139,8 +140,8 @@ async def test_runner_close_cancels_renders() -> None:
 
 async def test_a_render_ending_after_its_cancel_does_not_revive_it() -> None:
     repo = await indexed_repo()
-    renderer = FakeRenderer()
-    assembly = await services.create_assembly(repo, [ClipInput(1)])
+    renderer = FakeRendering.create()
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1)])
     await repo.save_state(assembly.cancelled())
-    await services.render_assembly(assembly, repo, renderer, renderer, fade_ms=50)
+    await services.render_assembly(assembly, repo, renderer.rendering)
     assert (await repo.get(assembly.id)).status is AssemblyStatus.CANCELLED

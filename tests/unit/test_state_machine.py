@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -24,7 +25,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from kalinsky_adapters.memory import FakeProber, FakeRenderer, InMemoryRepo
+from kalinsky_adapters.ffmpeg import CodecRules
+from kalinsky_adapters.memory import FakeCutter, FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_adapters.sqlite import SqliteRepo
 from kalinsky_core import (
     Assembly,
@@ -42,6 +44,8 @@ from kalinsky_core.testing import assembly_names, invalid_clip_lists, source_fol
 
 T = TypeVar("T")
 
+RULES = CodecRules()
+
 NOT_INDEXED = "No index. Call POST /sources/reindex first."
 
 
@@ -54,7 +58,7 @@ def is_video(filename: str) -> bool:
     return posixpath.splitext(filename)[1].lower() in SOURCE_EXTENSIONS
 
 
-class StoppedRenderer(FakeRenderer):
+class StoppedCutter(FakeCutter):
     """A render stopped mid-cut (the process shut down): some progress is stored, then the task is cancelled."""
 
     async def cut(self, plan, segment, progress):
@@ -128,11 +132,11 @@ class AssemblyMachine(RuleBasedStateMachine):
         before = self.run(self.repo.list())
         if self.index is None:
             with pytest.raises(NotIndexed) as raised:
-                self.run(services.create_assembly(self.repo, clips))
+                self.run(services.create_assembly(self.repo, RULES, clips))
             assert raised.value.message == NOT_INDEXED
         else:
             with pytest.raises(SourceNotFound) as raised:
-                self.run(services.create_assembly(self.repo, clips))
+                self.run(services.create_assembly(self.repo, RULES, clips))
             assert raised.value.message == f"Source {clips[0].source} not found"
         assert self.run(self.repo.list()) == before
 
@@ -141,7 +145,7 @@ class AssemblyMachine(RuleBasedStateMachine):
     def create(self, data: st.DataObject, name: str | None, preview: bool) -> None:
         assert self.index is not None
         clips = data.draw(valid_clip_lists(self.index, max_size=4), label="clips")
-        assembly = self.run(services.create_assembly(self.repo, clips, name=name, preview=preview))
+        assembly = self.run(services.create_assembly(self.repo, RULES, clips, name=name, preview=preview))
         assert (assembly.status, assembly.progress, assembly.error) == (AssemblyStatus.PROCESSING, 0.0, None)
         assert (assembly.name, assembly.preview) == (name, preview)
         assert sequence_of(assembly.id) > self.last_sequence
@@ -157,7 +161,7 @@ class AssemblyMachine(RuleBasedStateMachine):
         case = data.draw(invalid_clip_lists(self.index), label="case")
         before = self.run(self.repo.list())
         with pytest.raises(case.error) as raised:
-            self.run(services.create_assembly(self.repo, list(case.clips)))
+            self.run(services.create_assembly(self.repo, RULES, list(case.clips)))
         assert raised.value.message == case.message
         assert self.run(self.repo.list()) == before
 
@@ -166,8 +170,8 @@ class AssemblyMachine(RuleBasedStateMachine):
     def render(self, data: st.DataObject, fail_at: int | None) -> None:
         assembly_id = data.draw(st.sampled_from(self.processing()), label="assembly")
         assembly = self.run(services.get_assembly(self.repo, assembly_id))
-        renderer = FakeRenderer(fail_at=fail_at)
-        final = self.run(services.render_assembly(assembly, self.repo, renderer, renderer, fade_ms=50))
+        renderer = FakeRendering.create(fail_at=fail_at)
+        final = self.run(services.render_assembly(assembly, self.repo, renderer.rendering))
 
         missing = self.missing_source(assembly)
         positions = range(1, len(assembly.clips) + 1)
@@ -182,11 +186,11 @@ class AssemblyMachine(RuleBasedStateMachine):
         assert (final.status, final.error) == expected
         if final.status is AssemblyStatus.DONE:
             assert renderer.joined == [assembly_id] and len(renderer.cuts) == len(assembly.clips)
-            assert final.output_url == f"/output/{assembly_id}/result.mp4" and final.progress == 1.0
+            assert final.progress == 1.0 and final.error is None
             self.check_duration(final)
         else:
             assert renderer.discarded[-1:] == [assembly_id]  # whatever the render left is removed
-            assert final.output_url is None and final.duration is None
+            assert final.duration is None
         assert self.run(self.repo.get(assembly_id)) == final
         self.states[assembly_id] = expected
 
@@ -205,11 +209,10 @@ class AssemblyMachine(RuleBasedStateMachine):
         if not ready:
             return
         assembly_id = data.draw(st.sampled_from(ready), label="assembly")
-        renderer = StoppedRenderer()
+        renderer = FakeRendering.create()
+        stopped = attrs.evolve(renderer.rendering, cutter=StoppedCutter())
         with pytest.raises(asyncio.CancelledError):
-            self.run(
-                services.render_assembly(self.asked[assembly_id], self.repo, renderer, renderer, fade_ms=50)
-            )
+            self.run(services.render_assembly(self.asked[assembly_id], self.repo, stopped))
         stored = self.run(self.repo.get(assembly_id))
         assert stored is not None and stored.status is AssemblyStatus.PROCESSING and stored.error is None
         assert renderer.discarded[-1:] == [assembly_id]
@@ -259,9 +262,9 @@ class AssemblyMachine(RuleBasedStateMachine):
         for assembly in self.run(self.repo.list()):
             assert 0.0 <= assembly.progress <= 1.0
             if assembly.status is AssemblyStatus.DONE:
-                assert assembly.output_url and assembly.duration is not None and assembly.progress == 1.0
+                assert assembly.duration is not None and assembly.progress == 1.0
             else:
-                assert assembly.output_url is None and assembly.duration is None
+                assert assembly.duration is None
             if assembly.status.is_final:
                 assert assembly.eta_seconds is None
 

@@ -67,22 +67,23 @@ def test_create_render_list_and_download(client: TestClient, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("body", "detail"),
+    ("body", "detail", "clip"),
     [
-        ({"clips": [{"source": 99}]}, "Source 99 not found"),
-        ({"clips": [{"source": 1}, {"source": 1, "start": 2, "end": 1}]}, "start >= end for clip 2"),
-        ({"clips": [{"source": 1, "start": 0, "end": 99}]}, "end 99 exceeds duration 4 of a.mp4 for clip 1"),
-        ({"clips": [{"source": 1, "start": -1}]}, "start < 0 for clip 1"),
-        ({"clips": []}, "clips must not be empty"),
-        ({"clips": [{"source": "../sources/a.mp4"}]}, "Source ../sources/a.mp4 not found"),
-        ({"clips": [{"source": "broken.mp4"}]}, "Source broken.mp4 not found"),
+        ({"clips": [{"source": 99}]}, "Source 99 not found", 1),
+        ({"clips": [{"source": 1}, {"source": 1, "start": 2, "end": 1}]}, "start >= end for clip 2", 2),
+        ({"clips": [{"source": 1, "start": 0, "end": 99}]}, "end 99 exceeds duration 4 of a.mp4 for clip 1", 1),
+        ({"clips": [{"source": 1, "start": -1}]}, "start < 0 for clip 1", 1),
+        ({"clips": []}, "clips must not be empty", None),
+        ({"clips": [{"source": 1}, {"source": "../sources/a.mp4"}]}, "Source ../sources/a.mp4 not found", 2),
+        ({"clips": [{"source": "broken.mp4"}]}, "Source broken.mp4 not found", 1),
     ],
 )
 def test_invalid_assemblies_are_422_with_the_reason_and_store_nothing(client: TestClient, body: dict,
-                                                                     detail: str) -> None:
+                                                                     detail: str, clip: int | None) -> None:
     response = client.post("/api/v1/assemblies", json=body)
     assert response.status_code == 422
-    assert response.json() == {"status_code": 422, "detail": detail}
+    # the seed's body, plus the position of the clip at fault (when one is) as data
+    assert response.json() == {"status_code": 422, "detail": detail, **({"clip": clip} if clip else {})}
     assert client.get("/api/v1/assemblies").json() == []
 
 

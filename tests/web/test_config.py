@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kalinsky_web.config import ConfigError, Settings
+from kalinsky_adapters.settings import ConfigError, Settings
 
 
 def test_defaults_follow_the_contract() -> None:

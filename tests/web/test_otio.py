@@ -11,11 +11,11 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import TestClient
 
-from kalinsky_adapters.memory import FakeRenderer
+from kalinsky_adapters.container import Container
+from kalinsky_adapters.memory import FakeRendering
 from kalinsky_adapters.otio import read_timeline
+from kalinsky_adapters.settings import Settings
 from kalinsky_web.app import create_app
-from kalinsky_web.config import Settings
-from kalinsky_web.container import Container
 
 CLIPS = [
     {"source": "a.mp4", "start": 1.0, "end": 2.5},  # 30 fps, audio
@@ -33,7 +33,7 @@ def client(tmp_path: Path, sources_dir: Path) -> Iterator[TestClient]:
     settings = Settings(sources_dir=sources_dir, output_dir=tmp_path / "output", data_dir=tmp_path / "data",
                         db_path=tmp_path / "data" / "kalinsky.db")
     container = Container(settings=settings)
-    container.renderer.override(providers.Object(FakeRenderer()))
+    container.rendering.override(providers.Object(FakeRendering.create().rendering))
     with TestClient(app=create_app(container=container)) as test_client:
         yield test_client
 

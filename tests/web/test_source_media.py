@@ -10,10 +10,10 @@ import pytest
 from litestar.testing import TestClient
 from media import frame_indices, make_video, probe, stream
 
-from kalinsky_adapters.binaries import find_executable
-from kalinsky_adapters.thumbnails import FfmpegThumbnailer, MissingSourceFile, poster_time
+from kalinsky_adapters.settings import Settings
+from kalinsky_adapters.source_files import MissingSourceFile, SourceFolder
+from kalinsky_adapters.thumbnails import poster_time
 from kalinsky_web.app import create_app
-from kalinsky_web.config import Settings
 
 
 def settings_for(root: Path) -> Settings:
@@ -154,15 +154,15 @@ def test_no_path_reaches_a_file_by_name(client: TestClient, path: str) -> None:
     assert b"root:" not in response.content
 
 
-def test_the_thumbnailer_only_finds_plain_names_inside_the_sources_folder(tmp_path: Path, sources_dir: Path) -> None:
+def test_the_source_folder_only_finds_plain_names_inside_it(tmp_path: Path, sources_dir: Path) -> None:
     outside = tmp_path / "secret.mp4"
     outside.write_bytes(b"not for the browser")
     (sources_dir / "sub").mkdir()
     (sources_dir / "sub" / "c.mp4").write_bytes(b"x")
     (sources_dir / ".hidden.mp4").write_bytes(b"x")
-    thumbnailer = FfmpegThumbnailer(sources_dir, tmp_path / "cache", find_executable("ffmpeg"))
-    assert thumbnailer.source_path("a.mp4") == sources_dir / "a.mp4"
+    folder = SourceFolder(sources_dir)
+    assert folder.existing("a.mp4") == sources_dir / "a.mp4"
     for name in ["../secret.mp4", str(outside), "sub/c.mp4", "sub", ".hidden.mp4", "..", ".", "", "a.mp4/",
                  "..\\secret.mp4", "missing.mp4"]:
         with pytest.raises(MissingSourceFile):
-            thumbnailer.source_path(name)
+            folder.existing(name)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from litestar.testing import TestClient
 
-from kalinsky_web.config import Settings
+from kalinsky_adapters.settings import Settings
 
 
 def settings_for(root: Path, **overrides) -> Settings:

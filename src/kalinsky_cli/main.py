@@ -1,21 +1,10 @@
-"""The `kalinsky` command."""
+"""The `kalinsky` command group."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 import click
 
-from kalinsky_web import commands
-from kalinsky_web.config import ConfigError, Settings
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from error
+from kalinsky_cli import assemblies, library, session
 
 
 @click.group()
@@ -28,29 +17,34 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Serve the API, the frontend and /output/ (OpenAPI at /api/schema)."""
+    import logging
+
     import uvicorn
 
     from kalinsky_web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(session.settings()), host=host, port=port, log_level="info")
 
 
 @main.command("init-db")
 def init_db() -> None:
     """Create the SQLite schema (for deployment entrypoints)."""
+    import asyncio
+
     from kalinsky_adapters.sqlite import init_db as create_schema
 
-    settings = _settings()
+    settings = session.settings()
     asyncio.run(create_schema(settings.db_path))
     click.echo(f"schema ready in {settings.db_path}")
 
 
-main.add_command(commands.reindex)
-main.add_command(commands.sources)
-main.add_command(commands.assemble)
-main.add_command(commands.show)
-main.add_command(commands.export)
+main.add_command(library.reindex)
+main.add_command(library.sources)
+main.add_command(assemblies.assemble)
+main.add_command(assemblies.show)
+main.add_command(assemblies.export)
+main.add_command(assemblies.render)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,121 @@
+"""The composition root: which adapter implements which port, and their lifetimes. Every entrypoint (the web app,
+the command line) builds its objects here, and only here."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from kalinsky_adapters.binaries import find_executable
+from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
+from kalinsky_adapters.ffprobe import FfprobeProber
+from kalinsky_adapters.locks import FileLock
+from kalinsky_adapters.otio import OtioExporter
+from kalinsky_adapters.proxies import PreviewProxies
+from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.settings import Settings
+from kalinsky_adapters.slots import PrioritySlots
+from kalinsky_adapters.source_files import SourceFolder
+from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.thumbnails import FfmpegThumbnailer
+from kalinsky_core import services
+from kalinsky_core.model import Assembly
+from kalinsky_core.ports import AssemblyRepo
+from kalinsky_core.runner import RenderRunner
+
+
+async def open_repo(settings: Settings) -> AsyncIterator[SqliteRepo]:
+    repo = await SqliteRepo(settings.db_path).open()
+    try:
+        yield repo
+    finally:
+        await repo.close()
+
+
+async def start_runner(
+    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering
+) -> AsyncIterator[RenderRunner]:
+    async def render(assembly: Assembly) -> Assembly:
+        return await services.render_assembly(assembly, repo, rendering)
+
+    runner = RenderRunner(render, max_concurrent=settings.max_renders)
+    try:
+        yield runner
+    finally:
+        await runner.aclose()
+
+
+def derived_dir(settings: Settings, name: str) -> Path:
+    """Media derived from the sources (posters, proxies) lives beside the database: not a render."""
+    return settings.data_dir / name
+
+
+async def open_proxies(
+    settings: Settings, ffmpeg: str, ffprobe: str, slots: PrioritySlots
+) -> AsyncIterator[PreviewProxies | None]:
+    """Preview proxies, unless turned off; making them stops at shutdown."""
+    if not settings.preview_proxies:
+        yield None
+        return
+    proxies = PreviewProxies(
+        settings.sources_dir, derived_dir(settings, "proxies"), ffmpeg, ffprobe, settings.preview_height, slots
+    )
+    try:
+        yield proxies
+    finally:
+        await proxies.aclose()
+
+
+async def resolve(provider: providers.Provider[Any]) -> Any:
+    """The provider's object, awaited when it comes from (or depends on) an async resource."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    ffmpeg = providers.Singleton(find_executable, "ffmpeg", settings.provided.ffmpeg_bin)
+    ffprobe = providers.Singleton(find_executable, "ffprobe", settings.provided.ffprobe_bin)
+
+    rules = providers.Singleton(CodecRules)
+    sources = providers.Singleton(SourceFolder, settings.provided.sources_dir)
+    files = providers.Singleton(RenderFolders, settings.provided.output_dir)
+    repo = providers.Resource(open_repo, settings)
+    prober = providers.Singleton(FfprobeProber, settings.provided.sources_dir, ffprobe, rules)
+    # The ffmpeg processes of renders and of proxy making share these slots (renders first).
+    slots = providers.Singleton(PrioritySlots, DEFAULT_PARALLEL)
+    proxies = providers.Resource(open_proxies, settings, ffmpeg, ffprobe, slots)
+    rendering = providers.Singleton(
+        ffmpeg_rendering,
+        settings.provided.sources_dir,
+        settings.provided.output_dir,
+        ffmpeg,
+        ffprobe,
+        audio_codec=settings.provided.audio_codec,
+        audio_bitrate=settings.provided.audio_bitrate,
+        fade_ms=settings.provided.audio_fade_ms,
+        preview_height=settings.provided.preview_height,
+        parallel=DEFAULT_PARALLEL,
+        slots=slots,
+        proxies=proxies,
+        rules=rules,
+        files=files,
+    )
+    runner = providers.Resource(start_runner, settings, repo, rendering)
+    index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))
+
+    # The use cases every entrypoint calls.
+    library = providers.Singleton(services.SourceLibrary, prober, repo, index_lock, proxies)
+    desk = providers.Singleton(services.AssemblyDesk, repo, rules, runner, files)
+
+    # What the web app shows of sources and assemblies besides the API's JSON.
+    thumbnailer = providers.Singleton(
+        FfmpegThumbnailer, sources, providers.Callable(derived_dir, settings, "thumbnails"), ffmpeg
+    )
+    timelines = providers.Singleton(OtioExporter, settings.provided.sources_dir, files)

@@ -1,0 +1,202 @@
+"""The argv of every ffmpeg command a render runs: cutting pieces, the clips' sound, the audio track, the join.
+
+Pure functions of the plan and the settings: nothing here runs a process or touches a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import attrs
+
+from kalinsky_adapters.binaries import find_font
+from kalinsky_adapters.ffmpeg.codecs import CodecRules, EncoderSettings
+from kalinsky_adapters.process import file_url
+from kalinsky_core.model import VideoPath
+from kalinsky_core.plan import Piece, RenderPlan, SegmentPlan
+
+AUDIO_RATE = 48000
+#: A codec whitelist that allows no decoder: files opened with it are not decoded while being probed.
+NO_DECODER = "none"
+
+
+def escape_filter_value(value: str) -> str:
+    """Escape a filter option value for both levels of ffmpeg's filtergraph parsing (no shell is involved)."""
+    option_level = "".join("\\" + c if c in "\\:'" else c for c in value)
+    return "".join("\\" + c if c in "\\'[],;" else c for c in option_level)
+
+
+def _us(seconds: float) -> str:
+    return f"{round(seconds * 1_000_000)}us"
+
+
+def timescale(plan: RenderPlan) -> int:
+    """The video track's time scale for every piece: the copied frames' own, else a multiple of the frame rate."""
+    if plan.output.coding is not None:
+        return Fraction(plan.output.coding.time_base).denominator
+    numerator = plan.output.fps.numerator
+    return numerator * math.ceil(10_000 / numerator)
+
+
+@attrs.frozen
+class Encoding:
+    """Encoder settings by purpose. Clips that cannot be copied are encoded whole, at high quality. The frames
+    next to copied ones (less than a GOP at each end of a clip) are encoded as fast as libx264 goes, spending bits
+    instead of time: at this CRF they stay within ~48 dB PSNR of the source's pictures, where a difference does
+    not show."""
+
+    clean: EncoderSettings = EncoderSettings(preset="superfast", crf=17)
+    clean_joins: EncoderSettings = EncoderSettings(preset="ultrafast", crf=18)
+    preview: EncoderSettings = EncoderSettings(preset="ultrafast", crf=26)
+
+    def for_segment(self, plan: RenderPlan, segment: SegmentPlan) -> EncoderSettings:
+        if plan.preview:
+            return self.preview
+        return self.clean_joins if segment.video is VideoPath.SMART else self.clean
+
+
+@attrs.define
+class FfmpegCommands:
+    """Builds ffmpeg's argv for each step of a render."""
+
+    ffmpeg: str
+    rules: CodecRules = attrs.field(factory=CodecRules)
+    encoding: Encoding = Encoding()
+    audio_codec: str = "aac"
+    audio_bitrate: str = "128k"
+    font: str | None = None  # found on first preview render when not given
+    find_font: Callable[[], str] = find_font
+
+    @functools.cached_property
+    def _font(self) -> str:
+        return self.font or self.find_font()
+
+    def head(self) -> list[str]:
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1",
+                "-stats_period", "0.5"]
+
+    # -- filters -----------------------------------------------------------------------------------------------
+
+    def timecode_filter(self, segment: SegmentPlan, height: int) -> str:
+        font = escape_filter_value(self._font)
+        size = max(12, height // 20)
+        text = escape_filter_value(
+            f"%{{pts:hms:{segment.output_offset:.6f}}}  #{segment.pos} %{{pts:hms:{segment.start:.6f}}}"
+        )
+        return (
+            f"drawtext=fontfile={font}:text={text}:fontsize={size}:fontcolor=white"
+            f":box=1:boxcolor=black@0.6:boxborderw={size // 4}:x={size // 2}:y={size // 2}"
+        )
+
+    def video_filter(self, plan: RenderPlan, segment: SegmentPlan) -> str:
+        out = plan.output
+        steps = ["setpts=PTS-STARTPTS"]
+        if segment.scale:
+            steps.append(
+                f"scale={out.width}:{out.height}:force_original_aspect_ratio=decrease"
+                f"{':flags=fast_bilinear' if plan.preview else ''},"
+                f"pad={out.width}:{out.height}:-1:-1,setsar=1"
+            )
+        if segment.convert_fps:
+            steps.append(f"fps={out.frame_rate}")
+        steps.append("format=yuv420p")
+        if plan.preview:
+            steps.append(self.timecode_filter(segment, out.height))
+        return ",".join(steps)
+
+    @staticmethod
+    def audio_filter(segment: SegmentPlan) -> str:
+        duration = segment.duration
+        steps = [
+            f"aresample={AUDIO_RATE}",
+            "aformat=sample_fmts=s16:channel_layouts=stereo",
+            "asetpts=PTS-STARTPTS",
+            "apad",
+            f"atrim=end_sample={round(duration * AUDIO_RATE)}",
+        ]
+        if segment.fade > 0:
+            steps.append(f"afade=t=in:st=0:d={segment.fade:.6f}")
+            steps.append(f"afade=t=out:st={duration - segment.fade:.6f}:d={segment.fade:.6f}")
+        return ",".join(steps)
+
+    # -- commands ----------------------------------------------------------------------------------------------
+
+    def audio_command(self, segment: SegmentPlan, source: Path, destination: Path) -> list[str]:
+        """The clip's audio as 48 kHz stereo PCM, exactly as long as its video, faded in and out;
+        silence for a source without audio."""
+        if segment.has_audio:
+            # Read a little past the clip: apad/atrim make the length exact.
+            read = ["-ss", _us(segment.seek), "-t", _us(segment.duration + 1.0), "-i", file_url(source)]
+        else:
+            read = ["-f", "lavfi", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo"]
+        return [*self.head(), *read, "-map", "0:a:0", "-af", self.audio_filter(segment),
+                "-c:a", "pcm_s16le", "-f", "wav", file_url(destination)]
+
+    def encoder_args(self, plan: RenderPlan, segment: SegmentPlan) -> list[str]:
+        args = self.rules.encoder_args(plan.output.coding, self.encoding.for_segment(plan, segment))
+        return args + ["-video_track_timescale", str(timescale(plan))]
+
+    def piece_command(
+        self,
+        plan: RenderPlan,
+        segment: SegmentPlan,
+        piece: Piece,
+        source: Path,
+        destination: Path,
+        threads: int = 0,
+        proxy: Path | None = None,
+    ) -> list[str]:
+        """The ffmpeg command that writes `piece`, from the `source` file or (previews) from its `proxy`;
+        `threads` 0 lets ffmpeg choose how many threads to use."""
+        if piece.copy:
+            return [*self.head(), "-ss", _us(piece.seek), "-i", file_url(source), "-map", "0:v:0",
+                    "-c:v", "copy", "-frames:v", str(piece.frames), "-an",
+                    "-video_track_timescale", str(timescale(plan)), "-f", "mov", file_url(destination)]
+        read = piece.source_seconds + 1.0  # a little past the last frame: -frames:v makes the end exact
+        # A preview from the source itself decodes without the deblocking filter: markedly faster, hardly shows.
+        fast_decode = ["-skip_loop_filter", "all"] if plan.preview and proxy is None else []
+        threading = ["-threads", str(threads)] if threads else []
+        filter_threads = ["-filter_threads", str(threads)] if threads else []
+        reads = source if proxy is None else proxy
+        return [*self.head(), *filter_threads, *fast_decode, *threading, "-ss", _us(piece.seek), "-t", _us(read),
+                "-i", file_url(reads), "-map", "0:v:0", "-vf", self.video_filter(plan, segment),
+                "-frames:v", str(piece.output_frames), *self.encoder_args(plan, segment), *threading,
+                "-an", "-f", "mov", file_url(destination)]
+
+    @staticmethod
+    def concat_list(files: Sequence[Path | str], probe: bool = True) -> str:
+        """A concat demuxer script. With `probe` False, the files are not decoded to learn their format: the
+        demuxer otherwise decodes a frame of every file (a few tens of ms each, one after another), only to find
+        a pixel format the pieces are known to share. No decoder being allowed on a file skips that."""
+        lines = []
+        for name in files:
+            quoted = str(Path(name).resolve()).replace("'", "'\\''")
+            lines.append(f"file '{quoted}'")
+            if not probe:
+                lines.append(f"option codec_whitelist {NO_DECODER}")
+        return "\n".join(lines) + "\n"
+
+    def audio_encode_command(self, audio_list: Path, destination: Path) -> list[str]:
+        return [
+            *self.head(),
+            "-f", "concat", "-safe", "0", "-i", file_url(audio_list),
+            "-map", "0:a:0",
+            "-af", "aresample=async=1:min_hard_comp=0.01:first_pts=0",
+            "-c:a", self.audio_codec, "-b:a", self.audio_bitrate,
+            "-f", "mp4", file_url(destination),
+        ]
+
+    def concat_command(self, video_list: Path, audio: Path, destination: Path) -> list[str]:
+        return [
+            *self.head(),
+            "-f", "concat", "-safe", "0", "-i", file_url(video_list),
+            "-i", file_url(audio),
+            "-map", "0:v:0", "-map", "1:a:0",
+            "-c", "copy",
+            "-movflags", "+faststart",
+            "-f", "mp4", file_url(destination),
+        ]

@@ -1,0 +1,94 @@
+"""SegmentCutter with ffmpeg: each clip's video pieces and sound, written to the assembly's work folder.
+
+A clip's video is made of the pieces the plan gives: runs of coded frames are copied (starting exactly at a
+keyframe, stopping after a packet count), the frames around them are decoded from their exact first frame and
+encoded to the output's picture, set up like the copied frames (codec rules), so that the joined stream plays as
+one. Each piece is a video-only `.mov`.
+
+Each clip's audio becomes a 48 kHz stereo PCM `.wav`, padded or trimmed to the clip's exact video length and
+faded at both ends (silence for a source without audio); all of them are then encoded once (AAC by default), so
+no encoder priming piles up at the joins, while the video is still being cut. Previews read a source's preview
+proxy instead of the source when it has one (see proxies.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import attrs
+
+from kalinsky_adapters.ffmpeg.args import FfmpegCommands
+from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
+from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL, threads_for, video_priority
+from kalinsky_adapters.proxies import PreviewProxies
+from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.source_files import SourceFolder
+from kalinsky_core.errors import RenderFailed
+from kalinsky_core.plan import RenderPlan, SegmentPlan
+from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback
+
+
+@attrs.define
+class FfmpegCutter:
+    sources: SourceFolder
+    files: RenderFolders
+    commands: FfmpegCommands
+    jobs: FfmpegJobs
+    parallel: int = DEFAULT_PARALLEL  # processes the jobs' slots allow: decides which pieces get threads
+    proxies: PreviewProxies | None = None
+
+    async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
+        await self.sources.check_unchanged(segment.filename, segment.source_size)
+        await self.files.prepare(plan.assembly_id)
+        what = f"clip {segment.pos} ({segment.filename})"
+        source = self.sources.path(segment.filename)
+        proxy = await self._proxy(plan, segment)
+        fps = float(plan.output.fps)
+        done = [0.0] * len(segment.pieces)
+
+        def piece_progress(n: int, seconds_of_piece: float) -> ProgressCallback:
+            async def report(seconds: float) -> None:
+                done[n] = min(seconds, seconds_of_piece)
+                await progress(sum(done))
+
+            return report
+
+        videos = [self.files.piece(plan.assembly_id, segment.pos, n) for n in range(len(segment.pieces))]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for n, (piece, video) in enumerate(zip(segment.pieces, videos)):
+                    threads = threads_for(piece, plan, self.parallel)
+                    command = self.commands.piece_command(plan, segment, piece, source, video, threads, proxy)
+                    report = piece_progress(n, piece.output_frames / fps)
+                    group.create_task(
+                        self.jobs.run(command, what, report, piece.output_frames, video_priority(piece))
+                    )
+        except* RenderFailed as failures:
+            raise failures.exceptions[0] from None
+        return CutSegment(pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration)
+
+    async def _proxy(self, plan: RenderPlan, segment: SegmentPlan) -> Path | None:
+        """The preview proxy a preview's segment is read from, if its source has one ready."""
+        if not plan.preview or self.proxies is None:
+            return None
+        return await asyncio.to_thread(self.proxies.ready, segment.filename)
+
+    async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
+        """Each clip's sound as exact-length PCM, then all of it encoded once. These jobs go first: they are short,
+        and the encode (one core) then runs beside the video work instead of after it."""
+        for segment in plan.segments:
+            await self.sources.check_unchanged(segment.filename, segment.source_size)
+        await self.files.prepare(plan.assembly_id)
+        clips = [self.files.clip_sound(plan.assembly_id, segment.pos) for segment in plan.segments]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for segment, clip in zip(plan.segments, clips):
+                    command = self.commands.audio_command(segment, self.sources.path(segment.filename), clip)
+                    group.create_task(self.jobs.run(command, f"clip {segment.pos} ({segment.filename})"))
+        except* RenderFailed as failures:
+            raise failures.exceptions[0] from None
+        audio_list, track = self.files.audio_list(plan.assembly_id), self.files.audio_track(plan.assembly_id)
+        await asyncio.to_thread(audio_list.write_text, self.commands.concat_list(clips), "utf-8")
+        await self.jobs.run(self.commands.audio_encode_command(audio_list, track), "encoding the audio")
+        return AudioTrack(path=str(track), duration=plan.duration)

@@ -1,0 +1,40 @@
+"""What route handlers are given, by name, from the composition root (see app.py). Typed by what they do, not by
+the adapters behind them; Litestar must not validate these against their types (Protocols, callables)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
+
+from kalinsky_core.model import Assembly, Source
+from kalinsky_core.services import AssemblyDesk, SourceLibrary
+
+
+class SourceFiles(Protocol):
+    def existing(self, filename: str) -> Path:
+        """The file of an indexed source, for reading; LookupError when it is no longer there."""
+        ...
+
+
+class Posters(Protocol):
+    async def thumbnail(self, source: Source) -> Path:
+        """A JPEG poster frame of the source; LookupError when its file is gone, RenderFailed when unreadable."""
+        ...
+
+
+class Timelines(Protocol):
+    def export(self, assembly: Assembly, sources: tuple[Source, ...]) -> str:
+        """The assembly as `.otio` JSON text."""
+        ...
+
+
+Library = NamedDependency[SkipValidation[SourceLibrary]]
+Desk = NamedDependency[SkipValidation[AssemblyDesk]]
+OutputUrl = NamedDependency[SkipValidation[Callable[[str], str]]]
+Files = NamedDependency[SkipValidation[SourceFiles]]
+Thumbnailer = NamedDependency[SkipValidation[Posters]]
+TimelineExport = NamedDependency[SkipValidation[Timelines]]
