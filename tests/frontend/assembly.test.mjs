@@ -5,10 +5,10 @@ import {
   assemblyRequest,
   clipsConcerned,
   dropPosition,
-  errorText,
   moveItem,
   totalDuration,
 } from "../../frontend/assembly.js";
+import { errorText } from "../../frontend/api.js";
 
 const clips = [
   { filename: "a.mp4", start: 1, end: 2 },
