@@ -2,7 +2,7 @@
 // browser imports it, and `node --test` checks it with a fake fetch (tests/frontend/).
 //
 // A call answers {ok, status, data, error}: `data` is the decoded JSON body (null if there is none), and
-// `error` is null on success, else {status, detail} (see apiError).
+// `error` is null on success, else {status, detail, clip} (see apiError).
 
 export const API = "/api/v1";
 
@@ -18,9 +18,13 @@ export function errorText(status, body) {
   return `The server answered ${status}`;
 }
 
-/** An error answer as the UI uses it: its status and text. */
+/**
+ * An error answer as the UI uses it: its text, and the position (1-based) of the clip it is about when the
+ * body says so as data ({"clip": 2}); null when it does not.
+ */
 export function apiError(status, body) {
-  return { status, detail: errorText(status, body) };
+  const clip = body && typeof body === "object" ? body.clip : undefined;
+  return { status, detail: errorText(status, body), clip: Number.isInteger(clip) ? clip : null };
 }
 
 /** A client whose calls go through `fetcher` (the browser's fetch unless told). */

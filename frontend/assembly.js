@@ -37,12 +37,14 @@ export function totalDuration(clips) {
 }
 
 /**
- * Which clips (1-based positions) a validation message is about. "... for clip 2" names its clip;
+ * Which clips (1-based positions) a validation message is about. The server names the clip as data when
+ * it can (`clip`, from the error body's "clip"); older servers only say "... for clip 2" in the message.
  * "Source X not found" concerns every clip taken from X (a filename or an index number). An empty list
  * means the message is about the assembly as a whole.
  */
-export function clipsConcerned(detail, clips, sources = []) {
+export function clipsConcerned(detail, clips, sources = [], clip = null) {
   const inRange = (pos) => (pos >= 1 && pos <= clips.length ? [pos] : []);
+  if (Number.isInteger(clip)) return inRange(clip);
   const text = String(detail ?? "");
   const numbered = /\bfor clip (\d+)\b/.exec(text);
   if (numbered) return inRange(Number(numbered[1]));

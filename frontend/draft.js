@@ -203,7 +203,7 @@ async function submitAssembly(event) {
       return;
     }
     const now = store.get("clips");
-    const concerned = status === 422 ? clipsConcerned(error.detail, now, store.get("sources")) : [];
+    const concerned = status === 422 ? clipsConcerned(error.detail, now, store.get("sources"), error.clip) : [];
     store.set({ clipErrors: new Map(concerned.map((pos) => [pos, error.detail])) });
     assemblyMessage("error", refusalMessage(error.detail, concerned));
     if (concerned.length) {

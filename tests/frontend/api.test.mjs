@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { createClient, errorText, mediaUrl, thumbnailUrl } from "../../frontend/api.js";
+import { apiError, createClient, errorText, mediaUrl, thumbnailUrl } from "../../frontend/api.js";
 
 /** A fetch that answers `status` with `body` (JSON unless a string) and records the requests. */
 function fakeFetch(status, body) {
@@ -24,6 +24,15 @@ test("error texts come from detail, whatever its shape", () => {
   assert.equal(errorText(500, null), "The server answered 500");
   assert.equal(errorText(502, "<html>"), "The server answered 502");
   assert.equal(errorText(400, { detail: "" }), "The server answered 400");
+});
+
+test("an error names its clip only when the body carries a whole number", () => {
+  const body = { status_code: 422, detail: "start >= end for clip 2", clip: 2 };
+  assert.deepEqual(apiError(422, body), { status: 422, detail: "start >= end for clip 2", clip: 2 });
+  assert.equal(apiError(422, { detail: "start >= end for clip 2" }).clip, null, "older servers");
+  assert.equal(apiError(422, { detail: "x", clip: "2" }).clip, null);
+  assert.equal(apiError(422, { detail: "x", clip: 1.5 }).clip, null);
+  assert.equal(apiError(500, null).clip, null);
 });
 
 test("a successful call answers its JSON and no error", async () => {
@@ -59,13 +68,13 @@ test("each endpoint has its address", async () => {
   );
 });
 
-test("an error body becomes the answer's error", async () => {
-  const body = { status_code: 422, detail: "start >= end for clip 2" };
+test("an error body becomes the answer's error, with the clip it is about", async () => {
+  const body = { status_code: 422, detail: "start >= end for clip 2", clip: 2 };
   const answer = await createClient(fakeFetch(422, body).fetcher).createAssembly({});
   assert.equal(answer.ok, false);
   assert.equal(answer.status, 422);
   assert.deepEqual(answer.data, body);
-  assert.deepEqual(answer.error, { status: 422, detail: "start >= end for clip 2" });
+  assert.deepEqual(answer.error, { status: 422, detail: "start >= end for clip 2", clip: 2 });
 });
 
 test("a body that is not JSON reads as none", async () => {

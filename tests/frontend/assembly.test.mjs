@@ -78,6 +78,14 @@ test("a missing source concerns every clip taken from it, by filename or by inde
   assert.deepEqual(clipsConcerned("Source my clip.mp4 not found", [{ filename: "my clip.mp4" }], []), [1]);
 });
 
+test("the clip named as data wins over the message, and is checked like the message's", () => {
+  assert.deepEqual(clipsConcerned("start >= end for clip 2", clips, sources, 3), [3]);
+  assert.deepEqual(clipsConcerned("some new wording", clips, sources, 1), [1]);
+  assert.deepEqual(clipsConcerned("start >= end for clip 2", clips, sources, 9), [], "no such clip");
+  assert.deepEqual(clipsConcerned("start >= end for clip 2", clips, sources, null), [2], "older servers");
+  assert.deepEqual(clipsConcerned("Source a.mp4 not found", clips, sources, undefined), [1, 3]);
+});
+
 test("a refused render says which clips to fix", () => {
   assert.equal(refusalMessage("start >= end for clip 2", [2]), "Not rendered: fix clip 2 (start >= end for clip 2).");
   assert.equal(refusalMessage("Source a.mp4 not found", [1, 3]), "Not rendered: fix clips 1, 3 (Source a.mp4 not found).");
