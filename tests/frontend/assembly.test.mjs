@@ -88,7 +88,10 @@ test("the clip named as data wins over the message, and is checked like the mess
 
 test("a refused render says which clips to fix", () => {
   assert.equal(refusalMessage("start >= end for clip 2", [2]), "Not rendered: fix clip 2 (start >= end for clip 2).");
-  assert.equal(refusalMessage("Source a.mp4 not found", [1, 3]), "Not rendered: fix clips 1, 3 (Source a.mp4 not found).");
+  assert.equal(
+    refusalMessage("Source a.mp4 not found", [1, 3]),
+    "Not rendered: fix clips 1, 3 (Source a.mp4 not found).",
+  );
   assert.equal(refusalMessage("clips must not be empty", []), "Not rendered: clips must not be empty");
 });
 

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { downloadName, formatSize, orientation, progressLabel, relativeTime, skipReason } from "../../frontend/format.js";
+import {
+  downloadName,
+  formatSize,
+  orientation,
+  progressLabel,
+  relativeTime,
+  skipReason,
+} from "../../frontend/format.js";
 
 test("progress shows a whole percentage and, when known, the time left", () => {
   assert.equal(progressLabel(0, null), "0 %");
@@ -44,10 +51,9 @@ test("a source's shape comes from its size", () => {
 test("times read as how long ago, then as a date", () => {
   const now = Date.parse("2024-05-01T12:00:00Z");
   assert.equal(relativeTime("2024-05-01T11:59:30Z", now), "just now");
-  assert.equal(relativeTime("2024-05-01T11:55:00Z", now), new Intl.RelativeTimeFormat(undefined, { numeric: "auto" })
-    .format(-5, "minute"));
-  assert.equal(relativeTime("2024-05-01T09:00:00Z", now), new Intl.RelativeTimeFormat(undefined, { numeric: "auto" })
-    .format(-3, "hour"));
+  const ago = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  assert.equal(relativeTime("2024-05-01T11:55:00Z", now), ago.format(-5, "minute"));
+  assert.equal(relativeTime("2024-05-01T09:00:00Z", now), ago.format(-3, "hour"));
   assert.match(relativeTime("2024-03-01T09:00:00Z", now), /2024/);
   assert.equal(relativeTime("not a time", now), "");
 });
