@@ -40,3 +40,22 @@ export function skipReason(filename, reason) {
   const at = text.startsWith("file:") ? text.indexOf(prefix) : -1;
   return at >= 0 ? text.slice(at + prefix.length) : text;
 }
+
+/** The shape of a source's picture as a class: "vertical", "square" or "" (landscape, or not known). */
+export function orientation(source) {
+  if (!source.width || !source.height) return "";
+  if (source.height > source.width) return "vertical";
+  return source.height === source.width ? "square" : "";
+}
+
+/** When something happened, for people: "just now", "5 minutes ago", "2 hours ago", then the date. */
+export function relativeTime(iso, now = Date.now()) {
+  const then = new Date(iso);
+  const seconds = (now - then.getTime()) / 1000;
+  if (!Number.isFinite(seconds)) return "";
+  const format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return format.format(-Math.round(seconds / 60), "minute");
+  if (seconds < 86400) return format.format(-Math.round(seconds / 3600), "hour");
+  return then.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+}

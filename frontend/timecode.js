@@ -123,3 +123,15 @@ export function parseTimecode(text, rate) {
   if (numbers.slice(1).some((part) => part >= 60)) return null;
   return frameAt(numbers.reduce((total, part) => total * 60 + part, 0), rate);
 }
+
+/** The rate used when a source's own cannot be read. */
+export const FALLBACK_RATE = { num: 30, den: 1 };
+
+/** The frame rate of an indexed source, or 30 fps when its `frame_rate` cannot be read. */
+export function sourceRate(source) {
+  try {
+    return parseRate(source.frame_rate);
+  } catch {
+    return FALLBACK_RATE;
+  }
+}

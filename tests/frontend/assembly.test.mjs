@@ -4,9 +4,16 @@ import { test } from "node:test";
 import {
   assemblyRequest,
   clipsConcerned,
+  DRAFT_KEY,
+  draftClips,
+  draftTotal,
   dropPosition,
-  errorText,
+  loadDraft,
   moveItem,
+  parseDraft,
+  refusalMessage,
+  removeClipAt,
+  saveDraft,
   totalDuration,
 } from "../../frontend/assembly.js";
 
@@ -71,9 +78,94 @@ test("a missing source concerns every clip taken from it, by filename or by inde
   assert.deepEqual(clipsConcerned("Source my clip.mp4 not found", [{ filename: "my clip.mp4" }], []), [1]);
 });
 
-test("error texts come from detail, whatever its shape", () => {
-  assert.equal(errorText(422, { status_code: 422, detail: "Source 99 not found" }), "Source 99 not found");
-  assert.equal(errorText(400, { detail: ["a", { message: "b" }] }), "a; b");
-  assert.equal(errorText(500, null), "The server answered 500");
-  assert.equal(errorText(502, "<html>"), "The server answered 502");
+test("the clip named as data wins over the message, and is checked like the message's", () => {
+  assert.deepEqual(clipsConcerned("start >= end for clip 2", clips, sources, 3), [3]);
+  assert.deepEqual(clipsConcerned("some new wording", clips, sources, 1), [1]);
+  assert.deepEqual(clipsConcerned("start >= end for clip 2", clips, sources, 9), [], "no such clip");
+  assert.deepEqual(clipsConcerned("start >= end for clip 2", clips, sources, null), [2], "older servers");
+  assert.deepEqual(clipsConcerned("Source a.mp4 not found", clips, sources, undefined), [1, 3]);
+});
+
+test("a refused render says which clips to fix", () => {
+  assert.equal(refusalMessage("start >= end for clip 2", [2]), "Not rendered: fix clip 2 (start >= end for clip 2).");
+  assert.equal(
+    refusalMessage("Source a.mp4 not found", [1, 3]),
+    "Not rendered: fix clips 1, 3 (Source a.mp4 not found).",
+  );
+  assert.equal(refusalMessage("clips must not be empty", []), "Not rendered: clips must not be empty");
+});
+
+test("the draft's total counts and adds its clips", () => {
+  assert.equal(draftTotal(clips), "3 clips · 2.30 s");
+  assert.equal(draftTotal(clips.slice(0, 1)), "1 clip · 1.00 s");
+  assert.equal(draftTotal([]), "");
+});
+
+test("removing a clip keeps the player on the clip it edits", () => {
+  const names = (result) => result.clips.map((clip) => clip.filename);
+  const before = removeClipAt(clips, 2, 0);
+  assert.deepEqual(names(before), ["b.mov", "a.mp4"]);
+  assert.equal(before.editing, 1, "the edited clip moved up");
+  assert.equal(before.removed, clips[0]);
+  assert.equal(removeClipAt(clips, 1, 1).editing, null, "the edited clip itself went");
+  assert.equal(removeClipAt(clips, 0, 2).editing, 0);
+  assert.equal(removeClipAt(clips, null, 2).editing, null);
+  assert.equal(clips.length, 3, "the input list is not changed");
+});
+
+/** A stand-in for localStorage; `refuse` makes it throw as private windows may. */
+function fakeStorage(items = {}, refuse = false) {
+  return {
+    items,
+    getItem: (key) => (key in items ? items[key] : null),
+    setItem(key, value) {
+      if (refuse) throw new Error("QuotaExceededError");
+      items[key] = String(value);
+    },
+  };
+}
+
+test("the draft is kept under kalinsky.draft.v1 as {name, preview, clips}", () => {
+  assert.equal(DRAFT_KEY, "kalinsky.draft.v1");
+  const storage = fakeStorage();
+  assert.equal(saveDraft({ name: "Cut", preview: false, clips: clips.slice(0, 1) }, () => storage), true);
+  assert.deepEqual(JSON.parse(storage.items["kalinsky.draft.v1"]), {
+    name: "Cut",
+    preview: false,
+    clips: [{ filename: "a.mp4", start: 1, end: 2 }],
+  });
+  assert.deepEqual(loadDraft(() => storage), { name: "Cut", preview: false, clips: [clips[0]] });
+});
+
+test("a storage that refuses or is missing loses the draft quietly", () => {
+  assert.equal(saveDraft({ name: "", preview: true, clips }, () => fakeStorage({}, true)), false);
+  const missing = () => {
+    throw new Error("SecurityError");
+  };
+  assert.equal(saveDraft({ name: "", preview: true, clips }, missing), false);
+  assert.equal(loadDraft(missing), null);
+  assert.equal(loadDraft(() => fakeStorage()), null, "nothing kept yet");
+});
+
+test("a kept draft is read back leniently: bad clips dropped, odd names blank, preview unless false", () => {
+  const text = JSON.stringify({
+    name: 7,
+    clips: [
+      { filename: "a.mp4", start: 0, end: 1, extra: "x" },
+      { filename: "b.mov", start: "0", end: 1 },
+      { filename: 3, start: 0, end: 1 },
+      null,
+    ],
+  });
+  assert.deepEqual(parseDraft(text), { name: "", preview: true, clips: [{ filename: "a.mp4", start: 0, end: 1 }] });
+  assert.equal(parseDraft(JSON.stringify({ name: "x", preview: 0, clips: [] })).preview, true);
+  assert.equal(parseDraft("{not json"), null);
+  assert.equal(parseDraft(JSON.stringify({ name: "x" })), null);
+  assert.equal(parseDraft("42"), null);
+  assert.equal(parseDraft(null), null);
+});
+
+test("a render's clips become draft clips of three fields", () => {
+  const taken = draftClips([{ filename: "a.mp4", start: 1, end: 2, video: "copy", source_index: 1 }]);
+  assert.deepEqual(taken, [{ filename: "a.mp4", start: 1, end: 2 }]);
 });

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { downloadName, formatSize, progressLabel, skipReason } from "../../frontend/format.js";
+import {
+  downloadName,
+  formatSize,
+  orientation,
+  progressLabel,
+  relativeTime,
+  skipReason,
+} from "../../frontend/format.js";
 
 test("progress shows a whole percentage and, when known, the time left", () => {
   assert.equal(progressLabel(0, null), "0 %");
@@ -32,4 +39,21 @@ test("skip reasons drop the path ffmpeg repeats", () => {
 test("download names are safe file names", () => {
   assert.equal(downloadName({ id: "asm_001", name: null, preview: false }), "asm_001.mp4");
   assert.equal(downloadName({ id: "asm_002", name: "Cut: 1/2", preview: true }), "Cut_ 1_2-preview.mp4");
+});
+
+test("a source's shape comes from its size", () => {
+  assert.equal(orientation({ width: 270, height: 480 }), "vertical");
+  assert.equal(orientation({ width: 480, height: 480 }), "square");
+  assert.equal(orientation({ width: 320, height: 240 }), "");
+  assert.equal(orientation({}), "");
+});
+
+test("times read as how long ago, then as a date", () => {
+  const now = Date.parse("2024-05-01T12:00:00Z");
+  assert.equal(relativeTime("2024-05-01T11:59:30Z", now), "just now");
+  const ago = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  assert.equal(relativeTime("2024-05-01T11:55:00Z", now), ago.format(-5, "minute"));
+  assert.equal(relativeTime("2024-05-01T09:00:00Z", now), ago.format(-3, "hour"));
+  assert.match(relativeTime("2024-03-01T09:00:00Z", now), /2024/);
+  assert.equal(relativeTime("not a time", now), "");
 });

@@ -14,6 +14,7 @@ import {
   parseRate,
   parseTimecode,
   seekTime,
+  sourceRate,
   stepFrame,
 } from "../../frontend/timecode.js";
 
@@ -138,4 +139,10 @@ test("durations read naturally at every scale", () => {
   assert.equal(formatDuration(3723), "1:02:03");
   assert.equal(formatDuration(null), "–");
   assert.equal(formatDuration(Number.NaN), "–");
+});
+
+test("a source's rate falls back to 30 fps when the index's cannot be read", () => {
+  assert.deepEqual(sourceRate({ frame_rate: "30000/1001" }), { num: 30000, den: 1001 });
+  assert.deepEqual(sourceRate({ frame_rate: "0/0" }), { num: 30, den: 1 });
+  assert.deepEqual(sourceRate({}), { num: 30, den: 1 });
 });

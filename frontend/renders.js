@@ -1,0 +1,283 @@
+// The renders section: every assembly the server knows, newest first, with its progress or its result,
+// kept up to date by polling. The pure parts (what a card shows, how often to poll) are exported for tests.
+
+import { api, errorText } from "./api.js";
+import { announce, h, $, show } from "./dom.js";
+import { downloadName, progressLabel, relativeTime } from "./format.js";
+import { formatDuration } from "./timecode.js";
+
+export const POLL_BUSY_MS = 1000;
+export const POLL_IDLE_MS = 10000;
+/** Done renders whose player loads its metadata up front; older ones load when played. */
+export const PRELOADED_RENDERS = 3;
+const FAILURE_SHOWN = 240;
+
+const STATUS_LABEL = { processing: "Rendering", done: "Done", failed: "Failed", cancelled: "Cancelled" };
+const OUTCOME = { done: "is done", failed: "failed", cancelled: "was cancelled" };
+
+/** How long to wait before the next look: soon while something renders, else rarely (and after an error). */
+export const pollDelay = (ok, running) => (ok && running ? POLL_BUSY_MS : POLL_IDLE_MS);
+
+export const statusLabel = (status) => STATUS_LABEL[status] ?? status;
+export const outcomeText = (status) => OUTCOME[status] ?? status;
+export const percentDone = (progress) => Math.round((progress ?? 0) * 100);
+export const runningCount = (assemblies) => assemblies.filter((assembly) => assembly.status === "processing").length;
+export const displayName = (assembly) => assembly.name || assembly.id;
+
+/** The first line of a card's meta: "Preview · 1.00 s" (the length once known). */
+export function metaText(assembly) {
+  const parts = [assembly.preview ? "Preview" : "Clean"];
+  if (assembly.duration !== null && assembly.duration !== undefined) parts.push(formatDuration(assembly.duration));
+  return parts.join(" · ");
+}
+
+/** A failure for its card: the first line (cut at 240 characters) and whether the full text is worth a fold. */
+export function failureSummary(error) {
+  const text = String(error || "The render failed.");
+  const [first, ...rest] = text.split("\n");
+  const long = first.length > FAILURE_SHOWN;
+  return { text, first: long ? `${first.slice(0, FAILURE_SHOWN)}…` : first, folded: rest.length > 0 || long };
+}
+
+/**
+ * What a card's body needs when `assembly` comes after `previous` (null for a new card; `filled`: the body
+ * shows something): "progress" while rendering, "result" when the outcome is new, else null.
+ */
+export function bodyChange(previous, assembly, filled) {
+  if (assembly.status === "processing") return "progress";
+  return !previous || previous.status !== assembly.status || !filled ? "result" : null;
+}
+
+/** Whether this update is the end of a render the page saw running. */
+export const justFinished = (previous, assembly) =>
+  previous !== null && previous.status === "processing" && assembly.status !== "processing";
+
+const cards = new Map(); // assembly id -> {assembly, card}
+let pollTimer = null;
+let hooks = { useClips: () => {}, onFinished: () => {} };
+
+async function cancelRender(assembly) {
+  const { ok, data, error } = await api.cancelAssembly(assembly.id);
+  if (ok) {
+    upsertRender(data);
+    renderActivity();
+  } else announce(`Could not cancel ${displayName(assembly)}: ${error.detail}`);
+}
+
+function renderCard(assembly) {
+  const count = assembly.clips.length;
+  return h(
+    "li",
+    { class: "render", id: `render-${assembly.id}`, dataset: { id: assembly.id } },
+    h(
+      "div",
+      { class: "render-head" },
+      h("h3", { class: "render-name ellipsis" }, assembly.name || "Untitled"),
+      h("span", { class: "render-id" }, assembly.id),
+      h("span", { class: "status" }),
+    ),
+    h("p", { class: "render-meta muted small" }),
+    h("div", { class: "render-body" }),
+    h(
+      "details",
+      { class: "render-clips" },
+      h("summary", {}, `${count} clip${count === 1 ? "" : "s"}`),
+      h(
+        "ol",
+        {},
+        assembly.clips.map((clip) =>
+          h(
+            "li",
+            {},
+            h("span", { class: "ellipsis" }, clip.filename),
+            h("span", { class: "muted tabular" }, `${clip.start.toFixed(3)}–${clip.end.toFixed(3)} s`),
+          ),
+        ),
+      ),
+      h(
+        "button",
+        { type: "button", class: "button subtle small", onclick: () => hooks.useClips(assembly) },
+        "Use these clips in the assembly",
+      ),
+    ),
+  );
+}
+
+function progressBody(assembly) {
+  const percent = percentDone(assembly.progress);
+  return h(
+    "div",
+    { class: "render-progress" },
+    h(
+      "div",
+      {
+        class: "bar",
+        role: "progressbar",
+        "aria-label": `Progress of ${displayName(assembly)}`,
+        "aria-valuemin": "0",
+        "aria-valuemax": "100",
+        "aria-valuenow": String(percent),
+      },
+      h("span", { class: "bar-fill", style: `width: ${percent}%` }),
+    ),
+    h("span", { class: "progress-label tabular" }, progressLabel(assembly.progress, assembly.eta_seconds)),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "button subtle small",
+        "aria-label": `Cancel the render of ${displayName(assembly)}`,
+        onclick: () => cancelRender(assembly),
+      },
+      "Cancel",
+    ),
+  );
+}
+
+function doneBody(assembly, preload) {
+  return h(
+    "div",
+    { class: "render-output" },
+    h("video", {
+      class: "render-player",
+      controls: true,
+      playsinline: true,
+      preload: preload ? "metadata" : "none",
+      src: assembly.output_url,
+      "aria-label": `Result of ${displayName(assembly)}`,
+    }),
+    h(
+      "div",
+      { class: "render-links" },
+      h("a", { class: "button small", href: assembly.output_url, download: downloadName(assembly) }, "Download"),
+      h("a", { class: "button subtle small", href: assembly.output_url, target: "_blank", rel: "noopener" }, "Open"),
+    ),
+  );
+}
+
+function resultBody(assembly, position) {
+  if (assembly.status === "done") return doneBody(assembly, position < PRELOADED_RENDERS);
+  if (assembly.status === "cancelled") {
+    return h("p", { class: "muted small" }, "Cancelled: the render was stopped and its files removed.");
+  }
+  const { text, first, folded } = failureSummary(assembly.error);
+  return h(
+    "div",
+    { class: "render-failed" },
+    h("p", { class: "notice notice-error" }, first),
+    folded ? h("details", {}, h("summary", {}, "Full error"), h("pre", { class: "error-log" }, text)) : null,
+  );
+}
+
+function updateCard(entry, assembly, position) {
+  const { card } = entry;
+  const previous = entry.assembly;
+  entry.assembly = assembly;
+  card.dataset.status = assembly.status;
+  const status = card.querySelector(".status");
+  status.textContent = statusLabel(assembly.status);
+  status.className = `status status-${assembly.status}`;
+  const created = h("time", { datetime: assembly.created, title: new Date(assembly.created).toLocaleString() });
+  created.textContent = relativeTime(assembly.created);
+  card.querySelector(".render-meta").replaceChildren(metaText(assembly), " · ", created);
+
+  const body = card.querySelector(".render-body");
+  const change = bodyChange(previous, assembly, Boolean(body.firstChild));
+  if (change === "progress") {
+    const bar = body.querySelector(".bar");
+    if (!bar) body.replaceChildren(progressBody(assembly));
+    else {
+      const percent = percentDone(assembly.progress);
+      bar.setAttribute("aria-valuenow", String(percent));
+      bar.querySelector(".bar-fill").style.width = `${percent}%`;
+      body.querySelector(".progress-label").textContent = progressLabel(assembly.progress, assembly.eta_seconds);
+    }
+  } else if (change === "result") {
+    body.replaceChildren(resultBody(assembly, position));
+    if (justFinished(previous, assembly)) {
+      const outcome = outcomeText(assembly.status);
+      announce(`Render ${displayName(assembly)} ${outcome}`);
+      hooks.onFinished(assembly, outcome);
+    }
+  }
+}
+
+function entryFor(assembly) {
+  let entry = cards.get(assembly.id);
+  if (!entry) {
+    entry = { assembly: null, card: renderCard(assembly) };
+    cards.set(assembly.id, entry);
+  }
+  return entry;
+}
+
+function upsertRender(assembly, { prepend = false } = {}) {
+  const known = cards.has(assembly.id);
+  const entry = entryFor(assembly);
+  if (!known && prepend) $("render-list").prepend(entry.card);
+  updateCard(entry, assembly, 0);
+  show($("renders-empty"), false);
+  return entry;
+}
+
+function renderActivity() {
+  const running = runningCount([...cards.values()].map((entry) => entry.assembly));
+  const pill = $("nav-render-activity");
+  pill.textContent = running ? `${running} running` : "";
+  show(pill, running > 0);
+  document.title = running ? `(${running}) Kalinsky` : "Kalinsky";
+  return running;
+}
+
+async function refreshRenders() {
+  const { ok, status, data, error } = await api.listAssemblies();
+  const problem = $("renders-error");
+  if (!ok || !Array.isArray(data)) {
+    problem.textContent = `Could not load the renders: ${error ? error.detail : errorText(status, data)}`;
+    show(problem, true);
+    return false;
+  }
+  show(problem, false);
+  const list = $("render-list");
+  data.forEach((assembly, position) => {
+    const entry = entryFor(assembly);
+    // Insert only where needed: moving a card that holds a playing video would stop it.
+    if (list.children[position] !== entry.card) list.insertBefore(entry.card, list.children[position] ?? null);
+    updateCard(entry, assembly, position);
+  });
+  const known = new Set(data.map((assembly) => assembly.id));
+  for (const [id, entry] of cards) {
+    if (!known.has(id)) {
+      entry.card.remove();
+      cards.delete(id);
+    }
+  }
+  show($("renders-empty"), data.length === 0);
+  return true;
+}
+
+function schedulePoll(delay) {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(poll, delay);
+}
+
+async function poll() {
+  if (document.hidden) return; // resumed by visibilitychange
+  const ok = await refreshRenders();
+  schedulePoll(pollDelay(ok, renderActivity()));
+}
+
+/** A render started from this page: its card goes first, and polling speeds up. */
+export function renderStarted(assembly) {
+  upsertRender(assembly, { prepend: true });
+  schedulePoll(POLL_BUSY_MS);
+}
+
+/** Start following the renders; `useClips(assembly)` and `onFinished(assembly, outcome)` reach the draft. */
+export function startRenders({ useClips, onFinished } = {}) {
+  hooks = { useClips: useClips ?? hooks.useClips, onFinished: onFinished ?? hooks.onFinished };
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) poll();
+  });
+  poll();
+}

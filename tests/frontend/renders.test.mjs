@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  bodyChange,
+  displayName,
+  failureSummary,
+  justFinished,
+  metaText,
+  outcomeText,
+  percentDone,
+  pollDelay,
+  POLL_BUSY_MS,
+  POLL_IDLE_MS,
+  runningCount,
+  statusLabel,
+} from "../../frontend/renders.js";
+
+const processing = { id: "r1", status: "processing", progress: 0.4 };
+const done = { id: "r1", status: "done", progress: 1 };
+
+test("polling is quick while something renders and slow otherwise or after an error", () => {
+  assert.equal(POLL_BUSY_MS, 1000);
+  assert.equal(POLL_IDLE_MS, 10000);
+  assert.equal(pollDelay(true, 2), POLL_BUSY_MS);
+  assert.equal(pollDelay(true, 0), POLL_IDLE_MS);
+  assert.equal(pollDelay(false, 2), POLL_IDLE_MS);
+});
+
+test("running renders are counted", () => {
+  assert.equal(runningCount([processing, done, { status: "processing" }]), 2);
+  assert.equal(runningCount([]), 0);
+});
+
+test("statuses and outcomes read as words", () => {
+  assert.deepEqual(["processing", "done", "failed", "cancelled"].map(statusLabel),
+    ["Rendering", "Done", "Failed", "Cancelled"]);
+  assert.equal(statusLabel("queued"), "queued");
+  assert.deepEqual(["done", "failed", "cancelled"].map(outcomeText), ["is done", "failed", "was cancelled"]);
+  assert.equal(displayName({ id: "r1", name: "" }), "r1");
+  assert.equal(displayName({ id: "r1", name: "Cut" }), "Cut");
+});
+
+test("progress is a whole percentage", () => {
+  assert.equal(percentDone(0.427), 43);
+  assert.equal(percentDone(null), 0);
+  assert.equal(percentDone(1), 100);
+});
+
+test("the meta line names the mode and, once known, the length", () => {
+  assert.equal(metaText({ preview: true, duration: null }), "Preview");
+  assert.equal(metaText({ preview: false, duration: 2 }), "Clean · 2.00 s");
+  assert.equal(metaText({ preview: false }), "Clean");
+});
+
+test("a failure shows its first line, the rest folded", () => {
+  assert.deepEqual(failureSummary("ffmpeg failed"), { text: "ffmpeg failed", first: "ffmpeg failed", folded: false });
+  assert.deepEqual(failureSummary("ffmpeg failed\nline 2"), {
+    text: "ffmpeg failed\nline 2", first: "ffmpeg failed", folded: true,
+  });
+  const long = failureSummary("x".repeat(300));
+  assert.equal(long.first, `${"x".repeat(240)}…`);
+  assert.equal(long.folded, true);
+  assert.equal(failureSummary(null).first, "The render failed.");
+});
+
+test("a card's body follows progress, and is rebuilt only when the outcome is new", () => {
+  assert.equal(bodyChange(null, processing, false), "progress");
+  assert.equal(bodyChange(processing, processing, true), "progress");
+  assert.equal(bodyChange(processing, done, true), "result");
+  assert.equal(bodyChange(null, done, false), "result");
+  assert.equal(bodyChange(done, done, true), null, "a playing result is left alone");
+  assert.equal(bodyChange(done, done, false), "result");
+});
+
+test("only a render seen running has just finished", () => {
+  assert.equal(justFinished(processing, done), true);
+  assert.equal(justFinished(null, done), false, "found finished on the first look");
+  assert.equal(justFinished(done, done), false);
+  assert.equal(justFinished(processing, processing), false);
+});
