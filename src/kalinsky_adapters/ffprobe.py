@@ -6,6 +6,7 @@ import asyncio
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -22,14 +23,14 @@ from kalinsky_core.ports import CodingRules
 _ATTACHED_PIC = "attached_pic"
 
 
-def _rotation(stream: dict) -> int:
+def _rotation(stream: dict[str, Any]) -> int:
     for side_data in stream.get("side_data_list") or ():
         if "rotation" in side_data:
             return int(float(side_data["rotation"]))
     return int(float((stream.get("tags") or {}).get("rotate", 0) or 0))
 
 
-def _frame_rate(stream: dict) -> str:
+def _frame_rate(stream: dict[str, Any]) -> str:
     for key in ("r_frame_rate", "avg_frame_rate"):
         text = stream.get(key) or "0/0"
         numerator, _, denominator = text.partition("/")
@@ -38,8 +39,10 @@ def _frame_rate(stream: dict) -> str:
     raise ProbeFailed("no frame rate")
 
 
-def _duration(stream: dict, container: dict) -> float:
+def _duration(stream: dict[str, Any], container: dict[str, Any]) -> float:
     for value in (stream.get("duration"), container.get("duration")):
+        if value is None:
+            continue
         try:
             duration = float(value)
         except (TypeError, ValueError):
@@ -49,7 +52,7 @@ def _duration(stream: dict, container: dict) -> float:
     raise ProbeFailed("no duration")
 
 
-def _coding(video: dict, container: dict) -> VideoCoding | None:
+def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | None:
     """How the video is coded; None where its frames are never copied (containers other than MP4/MOV, whose
     time stamps are too coarse or loose to join copied frames exactly)."""
     if "mp4" not in str(container.get("format_name", "")):  # ffprobe calls MP4 and MOV "mov,mp4,m4a,3gp,..."
@@ -92,7 +95,7 @@ def copy_points_from_packets(csv: str, start_time: float, fps: Fraction) -> Copy
     return copy_points(frames, {position for position, (_pts, key) in enumerate(packets) if key})
 
 
-def media_info_from_probe(report: dict, file_size: int) -> MediaInfo:
+def media_info_from_probe(report: dict[str, Any], file_size: int) -> MediaInfo:
     """MediaInfo from ffprobe's JSON (`-show_format -show_streams`), without keyframes."""
     streams = report.get("streams") or []
     videos = [s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get(

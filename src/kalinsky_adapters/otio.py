@@ -103,7 +103,7 @@ def assembly_timeline(
 
 def timeline_json(timeline: otio.schema.Timeline) -> str:
     """The `.otio` file's text."""
-    return otio.adapters.write_to_string(timeline, OTIO_JSON)
+    return str(otio.adapters.write_to_string(timeline, OTIO_JSON))
 
 
 def read_timeline(text: str) -> otio.schema.Timeline:

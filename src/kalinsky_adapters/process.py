@@ -70,6 +70,7 @@ async def run(
         with contextlib.suppress(OSError):  # it may have ended already; priority is a courtesy
             os.setpriority(os.PRIO_PROCESS, process.pid, nice)
     assert process.stdout is not None and process.stderr is not None
+    stdout_reader: asyncio.Future[bytes | dict[str, str]]
     if on_progress_seconds is None:
         stdout_reader = asyncio.ensure_future(process.stdout.read())
     else:

@@ -93,7 +93,7 @@ async def _add_missing_columns(db: aiosqlite.Connection) -> None:
             await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
-def _source_row(s: Source) -> tuple:
+def _source_row(s: Source) -> tuple[object, ...]:
     coding = None if s.coding is None else json.dumps(attrs.asdict(s.coding))
     return (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height, s.frame_rate,
             int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count, json.dumps(list(s.copy_ends)))
@@ -188,8 +188,9 @@ class SqliteRepo:
                 "ON CONFLICT(key) DO UPDATE SET value = value + 1"
             )
             async with db.execute("SELECT value FROM meta WHERE key = 'assembly_sequence'") as cursor:
-                (value,) = await cursor.fetchone()
-            return value
+                row = await cursor.fetchone()
+            assert row is not None  # the row was just written
+            return int(row[0])
 
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
@@ -218,7 +219,7 @@ class SqliteRepo:
                 clips[assembly_id].append(Clip(pos=pos, filename=filename, start=start, end=end, video=video))
         return clips
 
-    async def _assemblies(self, where: str, params: Sequence) -> list[Assembly]:
+    async def _assemblies(self, where: str, params: Sequence[object]) -> list[Assembly]:
         async with self._lock:
             async with self.db.execute(
                 f"SELECT {_ASSEMBLY_COLUMNS} FROM assemblies {where} ORDER BY rowid DESC", params

@@ -141,7 +141,8 @@ def render(assembly_id: str) -> None:
 
     async def work() -> Assembly:
         async with session.opened(settings) as container:
-            return await (await resolve(container.desk)).render(assembly_id)
+            desk: AssemblyDesk = await resolve(container.desk)
+            return await desk.render(assembly_id)
 
     assembly = session.run(work())
     if assembly.status is AssemblyStatus.FAILED:

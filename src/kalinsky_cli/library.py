@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kalinsky_cli import session, text
+
+if TYPE_CHECKING:
+    from kalinsky_core.model import Source
 
 
 @click.command()
@@ -48,9 +53,10 @@ def sources() -> None:
 
     settings = session.settings()
 
-    async def work():
+    async def work() -> tuple[Source, ...]:
         async with session.opened(settings) as container:
-            return await (await resolve(container.library)).sources()
+            sources: tuple[Source, ...] = await (await resolve(container.library)).sources()
+            return sources
 
     table = Table("#", "file", "duration", "resolution", "codec", "fps", "audio", "size")
     for source in session.run(work()):

@@ -52,4 +52,4 @@ def state(assembly: Assembly) -> str:
     if assembly.status is AssemblyStatus.PROCESSING:
         left = "" if assembly.eta_seconds is None else f", about {eta(assembly.eta_seconds)} left"
         return f"processing {assembly.progress:.0%}{left}"
-    return assembly.status.value
+    return str(assembly.status.value)

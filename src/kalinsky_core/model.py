@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from fractions import Fraction
 
 import attrs
 
 #: File extensions (lower case) that count as source videos.
 SOURCE_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm"})
+
+
+def _frames(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(values)
 
 
 @attrs.frozen
@@ -60,12 +65,12 @@ class Source:
     has_audio: bool
     coding: VideoCoding | None = None
     #: Indices of the keyframes a copied run may start at, ascending (empty when unknown).
-    keyframes: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    keyframes: tuple[int, ...] = attrs.field(default=(), converter=_frames, repr=False)
     frame_count: int | None = None
     #: For a stream with B-frames, the frames a copied run may end before, ascending (a run ends after an anchor
     #: frame and the B-frames shown before it). Empty without B-frames, where a run may end anywhere, or when
     #: unknown, where it ends at keyframes or at the end of the file.
-    copy_ends: tuple[int, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    copy_ends: tuple[int, ...] = attrs.field(default=(), converter=_frames, repr=False)
 
     @property
     def fps(self) -> Fraction:
@@ -140,6 +145,10 @@ class Clip:
         return self.end - self.start
 
 
+def _clips(clips: Iterable[Clip]) -> tuple[Clip, ...]:
+    return tuple(clips)
+
+
 class AssemblyStatus(str, enum.Enum):
     """`processing` from creation until the render ends (also while it waits for a free render slot);
     then `done`, `failed`, or `cancelled` when a user stopped it."""
@@ -163,7 +172,7 @@ class Assembly:
     id: str
     name: str | None
     preview: bool
-    clips: tuple[Clip, ...] = attrs.field(converter=tuple)
+    clips: tuple[Clip, ...] = attrs.field(converter=_clips)
     created: str  # ISO 8601, UTC
     status: AssemblyStatus = AssemblyStatus.PROCESSING
     progress: float = 0.0
@@ -172,7 +181,7 @@ class Assembly:
     duration: float | None = None  # of the finished output, as measured in the file
 
     @clips.validator
-    def _clips_numbered_from_one(self, _attribute: attrs.Attribute, clips: tuple[Clip, ...]) -> None:
+    def _clips_numbered_from_one(self, _attribute: attrs.Attribute[tuple[Clip, ...]], clips: tuple[Clip, ...]) -> None:
         if not clips:
             raise ValueError("an assembly has at least one clip")
         if [clip.pos for clip in clips] != list(range(1, len(clips) + 1)):

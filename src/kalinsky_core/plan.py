@@ -124,9 +124,8 @@ def split_for_copy(
     the clip to the last copy end in it (`ends` None: any frame may end a copy), the frames before and after it
     encoded again. A clip with no such run is encoded whole."""
     start = next((k for k in starts if first <= k < stop), None)
-    if ends is None:
-        end = stop
-    else:
+    end: int | None = stop
+    if ends is not None:
         found = bisect.bisect_right(ends, stop)
         end = ends[found - 1] if found else None
     if start is None or end is None or end <= start:
@@ -201,10 +200,10 @@ def _even(value: float) -> int:
 def output_format(first: Source, rules: CodingRules, preview: bool, preview_height: int | None) -> VideoFormat:
     """The first clip's picture (even sizes, as H.264 needs). Previews shrink to `preview_height` if taller
     and are always encoded; clean renders keep the first source's coding when its frames can be copied."""
-    width, height = first.width, first.height
-    if preview and preview_height is not None and height > preview_height:
-        width, height = width * preview_height / height, preview_height
-    width, height = _even(width), _even(height)
+    scaled_width, scaled_height = float(first.width), float(first.height)
+    if preview and preview_height is not None and first.height > preview_height:
+        scaled_width, scaled_height = first.width * preview_height / first.height, preview_height
+    width, height = _even(scaled_width), _even(scaled_height)
     keep_coding = not preview and first.coding is not None and rules.copyable(first.coding)
     keep_coding = keep_coding and (width, height) == (first.width, first.height)
     return VideoFormat(

@@ -324,7 +324,8 @@ class AssemblyDesk:
     async def get(self, assembly_id: str) -> Assembly:
         return await get_assembly(self.repo, assembly_id)
 
-    async def list(self) -> list[Assembly]:
+    async def all(self) -> list[Assembly]:
+        """Every assembly, newest first."""
         return await self.repo.list()
 
     async def cancel(self, assembly_id: str) -> Assembly:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from fractions import Fraction
+from typing import cast
 
 import attrs
 from hypothesis import strategies as st
@@ -161,8 +162,10 @@ def _bad_clip(draw: st.DrawFn, sources: Sequence[Source], pos: int) -> tuple[Cli
         ref = draw(_unknown_refs(sources))
         return ClipInput(source=ref), SourceNotFound, f"Source {ref} not found"
     if kind == "bad_ref":
-        ref = draw(st.sampled_from((True, False, 1.5, None, b"a.mp4")))
-        return ClipInput(source=ref), InvalidClip, f"source must be an index or a filename for clip {pos}"
+        wrong: object = draw(st.sampled_from((True, False, 1.5, None, b"a.mp4")))
+        # what an untyped caller (JSON, a script) may pass: the core checks it at run time
+        message = f"source must be an index or a filename for clip {pos}"
+        return ClipInput(source=cast("int | str", wrong)), InvalidClip, message
     source = draw(st.sampled_from(_usable(sources)))
     ref = draw(_ref(source))
     duration = source.duration
@@ -207,7 +210,7 @@ def invalid_clip_lists(draw: st.DrawFn, sources: Sequence[Source]) -> InvalidCas
 
 def assembly_names() -> st.SearchStrategy[str | None]:
     """What a user may call an assembly (the API allows up to 200 characters), or no name."""
-    return st.none() | st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+    return st.none() | st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 
 
 def timestamps() -> st.SearchStrategy[str]:

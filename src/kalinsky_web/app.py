@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from baize.asgi import Files
 from dependency_injector import providers
@@ -53,7 +53,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
 }
 
 
-def domain_error_response(_request: Request, error: KalinskyError) -> Response[ErrorBody]:
+def domain_error_response(_request: Request[Any, Any, Any], error: KalinskyError) -> Response[ErrorBody]:
     status = next((code for kind, code in _STATUS_OF.items() if isinstance(error, kind)), 500)
     body = ErrorBody(status_code=status, detail=error.message, clip=getattr(error, "clip", None))
     return Response(body, status_code=status, media_type=MediaType.JSON)
@@ -77,14 +77,14 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 def output_files(folders: RenderFolders) -> Any:
     """`/output/...`: finished renders, with Range requests (seeking), ETag and Last-Modified. Work files of
     renders in progress and hidden files are never served."""
-    files = Files(folders.root, handle_404=_not_found, cacheability="public", max_age=3600)
+    files = Files(folders.root, handle_404=cast(Any, _not_found), cacheability="public", max_age=3600)
 
     @asgi(folders.url_prefix, is_mount=True, copy_scope=True)
     async def serve_output(scope: Scope, receive: Receive, send: Send) -> None:
         parts = tuple(scope["path"].split("/"))
-        if scope["method"] not in {"GET", "HEAD"} or folders.is_work_file(parts):
+        if scope.get("method") not in {"GET", "HEAD"} or folders.is_work_file(parts):
             raise NotFoundException()
-        await files(scope, receive, send)
+        await files(cast(Any, scope), cast(Any, receive), cast(Any, send))  # baize's ASGI types are looser
 
     return serve_output
 

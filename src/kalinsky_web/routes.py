@@ -49,7 +49,7 @@ class AssembliesController(Controller):
 
     @get("/", summary="All assemblies, newest first")
     async def list_assemblies(self, desk: Desk, output_url: OutputUrl) -> list[Assembly]:
-        return [Assembly.of(assembly, output_url(assembly.id)) for assembly in await desk.list()]
+        return [Assembly.of(assembly, output_url(assembly.id)) for assembly in await desk.all()]
 
     @get("/{assembly_id:str}", summary="One assembly", responses=error_responses(e404=NO_ASSEMBLY))
     async def get_assembly(self, assembly_id: FromPath[str], desk: Desk, output_url: OutputUrl) -> Assembly:

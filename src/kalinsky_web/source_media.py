@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, cast
 
 from baize.asgi import FileResponse, JSONResponse, Response
 from litestar import Controller, get
@@ -40,14 +41,14 @@ def file_answer(path: Path, content_type: str | None = None) -> ASGIApp:
             response = Response(304, headers={"etag": f'"{etag}"', **_REVALIDATE})
         else:
             response = FileResponse(str(path), headers=_REVALIDATE, content_type=content_type, stat_result=stat_result)
-        await response(scope, receive, send)
+        await response(cast(Any, scope), cast(Any, receive), cast(Any, send))  # baize's ASGI types are looser
 
     return answer
 
 
 def _not_found(index: int) -> ASGIApp:
     # An answer rather than an exception: the route's media type (video, image) must not label this JSON.
-    return JSONResponse({"status_code": 404, "detail": f"Source {index} not found"}, status_code=404)
+    return cast(ASGIApp, JSONResponse({"status_code": 404, "detail": f"Source {index} not found"}, status_code=404))
 
 
 async def _answer_for(

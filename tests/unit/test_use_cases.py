@@ -89,7 +89,7 @@ async def test_the_desk_starts_renders_and_cancels_them() -> None:
     assert (await desk.get(first.id)).status is AssemblyStatus.DONE
     with pytest.raises(AssemblyFinished, match="Assembly asm_001 is already done"):
         await desk.cancel(first.id)
-    assert [a.id for a in await desk.list()] == [second.id, first.id]
+    assert [a.id for a in await desk.all()] == [second.id, first.id]
     with pytest.raises(InvalidClip) as bad:
         await desk.create([ClipInput(1), ClipInput(1, start=3, end=2)])
     assert (bad.value.message, bad.value.clip) == ("start >= end for clip 2", 2)
