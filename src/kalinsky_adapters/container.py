@@ -18,6 +18,7 @@ from kalinsky_adapters.locks import FileLock
 from kalinsky_adapters.otio import OtioExporter
 from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.segment_cache import SegmentCache
 from kalinsky_adapters.settings import Settings
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import SourceFolder
@@ -91,6 +92,9 @@ class Container(containers.DeclarativeContainer):
     # The ffmpeg processes of renders and of proxy making share these slots (renders first).
     slots = providers.Singleton(PrioritySlots, DEFAULT_PARALLEL)
     proxies = providers.Resource(open_proxies, settings, ffmpeg, ffprobe, slots)
+    cache = providers.Singleton(
+        SegmentCache, providers.Callable(derived_dir, settings, "cache"), settings.provided.cache_bytes.call(), ffmpeg
+    )
     rendering = providers.Singleton(
         ffmpeg_rendering,
         settings.provided.sources_dir,
@@ -106,6 +110,7 @@ class Container(containers.DeclarativeContainer):
         proxies=proxies,
         rules=rules,
         files=files,
+        cache=cache,
     )
     runner = providers.Resource(start_runner, settings, repo, rendering)
     index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))

@@ -11,6 +11,9 @@ from pathlib import Path
 import attrs
 
 PREFIX = "KALINSKY_"
+#: The segment cache's default bound, unless a tenth of the disk is less.
+DEFAULT_CACHE_BYTES = 5 * 1000**3
+_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 
 
 class ConfigError(ValueError):
@@ -37,6 +40,14 @@ class Settings:
     max_renders: int = attrs.field(factory=_default_max_renders)
     preview_height: int = 720
     preview_proxies: bool = True
+    cache_size: int | None = None  # bytes of segment cache; None: 5 GB or a tenth of the data disk, the smaller
+
+    def cache_bytes(self) -> int:
+        """The segment cache's bound in bytes (0: no cache)."""
+        if self.cache_size is not None:
+            return self.cache_size
+        folder = self.data_dir if self.data_dir.exists() else Path(".")
+        return min(DEFAULT_CACHE_BYTES, shutil.disk_usage(folder).total // 10)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +91,15 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} must be an ffmpeg encoder name like aac, got {value!r}")
             return value
 
+        def size(name: str) -> int | None:
+            value = raw(name)
+            if value is None:
+                return None
+            found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kKMGT]?)B?", value)
+            if not found:
+                raise ConfigError(f"{PREFIX}{name} must be a size like 5G, 500M or 0, got {value!r}")
+            return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
+
         def executable(name: str) -> str | None:
             value = raw(name)
             if value is not None and shutil.which(value) is None:
@@ -101,4 +121,5 @@ class Settings:
             max_renders=integer("MAX_RENDERS", _default_max_renders(), 1),
             preview_height=integer("PREVIEW_HEIGHT", 720, 16),
             preview_proxies=boolean("PREVIEW_PROXIES", True),
+            cache_size=size("CACHE_SIZE"),
         )

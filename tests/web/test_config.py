@@ -33,11 +33,21 @@ def test_variables_override_and_db_path_follows_the_data_dir() -> None:
     assert settings.ffmpeg_bin == sys.executable
 
 
+@pytest.mark.parametrize(("value", "size"), [("0", 0), ("500M", 500_000_000), ("1.5G", 1_500_000_000),
+                                           ("2048", 2048), ("10GB", 10**10)])
+def test_the_cache_size_takes_units_and_defaults_to_5_gb_or_a_tenth_of_the_disk(
+    value: str, size: int, tmp_path: Path
+) -> None:
+    assert Settings.from_env({"KALINSKY_CACHE_SIZE": value}).cache_bytes() == size
+    default = Settings.from_env({"KALINSKY_DATA_DIR": str(tmp_path)}).cache_bytes()
+    assert 0 < default <= 5 * 10**9
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("AUDIO_FADE_MS", "-5"), ("AUDIO_FADE_MS", "fifty"), ("MAX_RENDERS", "0"), ("AUTO_REINDEX", "maybe"),
      ("AUDIO_BITRATE", "loud"), ("AUDIO_CODEC", "aac; rm"), ("FFMPEG_BIN", "/no/such/ffmpeg"),
-     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes")],
+     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("CACHE_SIZE", "big"), ("CACHE_SIZE", "-1G")],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"KALINSKY_{name}"):

@@ -23,6 +23,7 @@ from kalinsky_adapters.ffmpeg.joiner import FfmpegConcatenator
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
 from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.segment_cache import SegmentCache
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.services import Rendering
@@ -47,9 +48,11 @@ def ffmpeg_rendering(
     proxies: PreviewProxies | None = None,
     rules: CodecRules | None = None,
     files: RenderFolders | None = None,
+    cache: SegmentCache | None = None,
 ) -> Rendering:
     """Renders of the sources in `sources_dir` into `output_dir`, with at most `parallel` ffmpeg processes at once
-    (in `slots`, when other work shares them); previews read `proxies` when they have one."""
+    (in `slots`, when other work shares them); previews read `proxies` when they have one; with a `cache`, files
+    made before by the same recipe are reused."""
     sources = SourceFolder(sources_dir)
     files = files or RenderFolders(output_dir)
     rules = rules or CodecRules()
@@ -58,8 +61,8 @@ def ffmpeg_rendering(
     )
     jobs = FfmpegJobs(folders=((sources.folder, ""), (files.root, "output/")), slots=slots or PrioritySlots(parallel))
     return Rendering(
-        cutter=FfmpegCutter(sources, files, commands, jobs, parallel=parallel, proxies=proxies),
-        concatenator=FfmpegConcatenator(files, commands, jobs, ffprobe),
+        cutter=FfmpegCutter(sources, files, commands, jobs, parallel=parallel, proxies=proxies, cache=cache),
+        concatenator=FfmpegConcatenator(files, commands, jobs, ffprobe, cache=cache),
         files=files,
         rules=rules,
         fade_ms=fade_ms,

@@ -9,11 +9,15 @@ Each clip's audio becomes a 48 kHz stereo PCM `.wav`, padded or trimmed to the c
 faded at both ends (silence for a source without audio); all of them are then encoded once (AAC by default), so
 no encoder priming piles up at the joins, while the video is still being cut. Previews read a source's preview
 proxy instead of the source when it has one (see proxies.py).
+
+With a segment cache, every file is asked of it by its recipe first and made only when it is not there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import attrs
@@ -21,8 +25,10 @@ import attrs
 from kalinsky_adapters.ffmpeg.args import FfmpegCommands
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL, threads_for, video_priority
+from kalinsky_adapters.process import file_url
 from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.segment_cache import SegmentCache, file_identity
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.plan import RenderPlan, SegmentPlan
@@ -37,6 +43,18 @@ class FfmpegCutter:
     jobs: FfmpegJobs
     parallel: int = DEFAULT_PARALLEL  # processes the jobs' slots allow: decides which pieces get threads
     proxies: PreviewProxies | None = None
+    cache: SegmentCache | None = None
+
+    async def _made(
+        self, argv: list[str], reads: dict[str, str], destination: Path, make: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Call `make` (which runs the command `argv`, writing `destination`), unless the cache has its file:
+        `reads` maps the names of the files the command reads to what identifies their content."""
+        if self.cache is None:
+            await make()
+        else:
+            key = self.cache.recipe(argv, {**reads, file_url(destination): "OUT"})
+            await self.cache.produce(key, destination, make)
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
         await self.sources.check_unchanged(segment.filename, segment.source_size)
@@ -44,6 +62,7 @@ class FfmpegCutter:
         what = f"clip {segment.pos} ({segment.filename})"
         source = self.sources.path(segment.filename)
         proxy = await self._proxy(plan, segment)
+        reads = await asyncio.to_thread(_identities, source, proxy)
         fps = float(plan.output.fps)
         done = [0.0] * len(segment.pieces)
 
@@ -61,9 +80,10 @@ class FfmpegCutter:
                     threads = threads_for(piece, plan, self.parallel)
                     command = self.commands.piece_command(plan, segment, piece, source, video, threads, proxy)
                     report = piece_progress(n, piece.output_frames / fps)
-                    group.create_task(
-                        self.jobs.run(command, what, report, piece.output_frames, video_priority(piece))
+                    job = functools.partial(
+                        self.jobs.run, command, what, report, piece.output_frames, video_priority(piece)
                     )
+                    group.create_task(self._made(command, reads, video, job))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
         return CutSegment(pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration)
@@ -84,11 +104,28 @@ class FfmpegCutter:
         try:
             async with asyncio.TaskGroup() as group:
                 for segment, clip in zip(plan.segments, clips):
-                    command = self.commands.audio_command(segment, self.sources.path(segment.filename), clip)
-                    group.create_task(self.jobs.run(command, f"clip {segment.pos} ({segment.filename})"))
+                    source = self.sources.path(segment.filename)
+                    command = self.commands.audio_command(segment, source, clip)
+                    job = functools.partial(self.jobs.run, command, f"clip {segment.pos} ({segment.filename})")
+                    reads = await asyncio.to_thread(_identities, source, None)
+                    group.create_task(self._made(command, reads, clip, job))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
         audio_list, track = self.files.audio_list(plan.assembly_id), self.files.audio_track(plan.assembly_id)
         await asyncio.to_thread(audio_list.write_text, self.commands.concat_list(clips), "utf-8")
-        await self.jobs.run(self.commands.audio_encode_command(audio_list, track), "encoding the audio")
+        command = self.commands.audio_encode_command(audio_list, track)
+        job = functools.partial(self.jobs.run, command, "encoding the audio")
+        if self.cache is None:
+            await job()
+        else:
+            listed = [self.cache.key_of(clip) or file_identity(clip) for clip in clips]
+            await self._made(command, {file_url(audio_list): "list:" + ",".join(listed)}, track, job)
         return AudioTrack(path=str(track), duration=plan.duration)
+
+
+def _identities(source: Path, proxy: Path | None) -> dict[str, str]:
+    """What identifies the content of the files a piece may read, by the names ffmpeg is given."""
+    reads = {file_url(source): "source:" + file_identity(source)}
+    if proxy is not None:
+        reads[file_url(proxy)] = "proxy:" + file_identity(proxy)
+    return reads

@@ -1,12 +1,14 @@
 """Concatenator with ffmpeg: the cut pieces and the audio track joined, copied, into the assembly's result.
 
 The join must hold exactly the planned frames; the result is written in the work folder and moved into place only
-once complete, and its duration is measured in the file.
+once complete, and its duration is measured in the file. With a segment cache, a join of pieces that all came from
+it (or were put in it) is itself cached: the same assembly rendered again is not joined again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -20,6 +22,7 @@ from kalinsky_adapters.ffmpeg.args import FfmpegCommands
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.segment_cache import SegmentCache
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.plan import RenderPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
@@ -31,6 +34,7 @@ class FfmpegConcatenator:
     commands: FfmpegCommands
     jobs: FfmpegJobs
     ffprobe: str
+    cache: SegmentCache | None = None
 
     async def concat(
         self, plan: RenderPlan, segments: Sequence[CutSegment], audio: AudioTrack, progress: ProgressCallback
@@ -41,10 +45,23 @@ class FfmpegConcatenator:
         pieces = [f for s in segments for f in s.video_files]
         await asyncio.to_thread(video_list.write_text, self.commands.concat_list(pieces, probe=False), "utf-8")
         command = self.commands.concat_command(video_list, Path(audio.path), partial)
-        await self.jobs.run(command, "joining the clips", progress, frames=plan.total_frames)
+        join = functools.partial(self.jobs.run, command, "joining the clips", progress, frames=plan.total_frames)
+        keys = [self.cache.key_of(name) for name in [*pieces, audio.path]] if self.cache is not None else [None]
+        if self.cache is None or None in keys:
+            await join()
+        else:
+            *piece_keys, audio_key = keys
+            reads = {
+                file_url(video_list): "list:" + ",".join(map(str, piece_keys)),
+                file_url(audio.path): str(audio_key),
+                file_url(partial): "OUT",
+            }
+            await self.cache.produce(self.cache.recipe(command, reads), partial, join)
         duration = await self.measure_duration(partial)
         await asyncio.to_thread(os.replace, partial, final)
         await self.files.remove_work(assembly_id)
+        if self.cache is not None:
+            await self.cache.evict()
         return RenderedOutput(path=str(final), duration=duration)
 
     async def measure_duration(self, path: Path) -> float:
