@@ -132,6 +132,32 @@ def run_full(sources: Path, out: Path) -> None:
                            str(out / "result.mp4")], check=True)
 
 
+def psnr_of_encoded_frames(result: Path, sources: Path, out: Path) -> tuple[int, float, float]:
+    """How close the frames Kalinsky encoded again are to the source's decoded ones: (count, mean dB, min dB) over
+    the output frames that are not bit-exact copies (a copied frame compares as infinite PSNR)."""
+    inputs = sorted(OFFSETS)
+    uses = {name: sum(1 for clip in CLIPS if clip[0] == name) for name in inputs}
+    graph = [f"[{i + 1}:v]split={uses[name]}" + "".join(f"[s{i}v{u}]" for u in range(uses[name]))
+             for i, name in enumerate(inputs)]
+    taken = dict.fromkeys(inputs, 0)
+    for pos, (name, start, end) in enumerate(CLIPS):
+        i, u = inputs.index(name), taken[name]
+        taken[name] += 1
+        first, stop = (int(-(-Fraction(str(t)) * FPS // 1)) for t in (start, end))
+        graph.append(f"[s{i}v{u}]trim=start_frame={first}:end_frame={stop},setpts=PTS-STARTPTS[r{pos}]")
+    graph.append("".join(f"[r{pos}]" for pos in range(len(CLIPS))) + f"concat=n={len(CLIPS)}:v=1:a=0[ref]")
+    stats = out / "psnr.log"
+    graph.append(f"[0:v]setpts=PTS-STARTPTS[res];[res][ref]psnr=stats_file={stats}")
+    argv = [FFMPEG, "-nostdin", "-v", "error", "-i", str(result)]
+    for name in inputs:
+        argv += ["-i", str(sources / name)]
+    subprocess.run(argv + ["-filter_complex", ";".join(graph), "-f", "null", "-"], check=True)
+    values = [float(field.split(":")[1]) for line in stats.read_text().splitlines()
+              for field in line.split() if field.startswith("psnr_avg:")]
+    encoded = [value for value in values if value < 99]  # bit-exact frames are "inf"
+    return len(encoded), sum(encoded) / max(1, len(encoded)), min(encoded, default=float("inf"))
+
+
 def _timed(out: Path, step: str, started: float) -> None:
     """Record how long a step of a Kalinsky pipeline took (the parent reads `timings.json`)."""
     record = out / "timings.json"
@@ -237,6 +263,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / "work")
     parser.add_argument("--skip-exactness", action="store_true", help="do not decode outputs to check frames")
+    parser.add_argument("--psnr", action="store_true", help="measure the PSNR of the frames a clean render encodes")
     parser.add_argument("--only", nargs="+", choices=PIPELINES, default=list(PIPELINES),
                         help="run only these pipelines (in this order)")
     parser.add_argument("--run", choices=PIPELINES, help=argparse.SUPPRESS)
@@ -302,6 +329,16 @@ def main() -> None:
     if "kalinsky-proxies" in wall:
         per_minute = wall["kalinsky-proxies"] / (len(OFFSETS) * SECONDS / 60)
         print(f"proxies:                {per_minute:5.1f} s per minute of source, once")
+    if {"kalinsky-clean", "naive-copy-concat"} <= wall.keys():
+        size = (args.work / "out" / "kalinsky-clean" / "result.mp4").stat().st_size
+        naive_size = (args.work / "out" / "naive-copy-concat" / "result.mp4").stat().st_size
+        print(f"clean output size:      {size / naive_size:5.2f}x the naive stream copy's ({size / 1e6:.1f} MB, "
+              f"{naive_size / 1e6:.1f} MB; target <= 1.15)")
+    if args.psnr and "kalinsky-clean" in wall:
+        clean_out = args.work / "out" / "kalinsky-clean"
+        count, mean, lowest = psnr_of_encoded_frames(clean_out / "result.mp4", sources, clean_out)
+        print(f"encoded frames:         {count} of {len(expected)}, PSNR to the source {mean:.1f} dB on average, "
+              f"{lowest:.1f} dB at least (target >= 45)")
     if {"cache-first", "cache-again", "cache-one-moved"} <= wall.keys():
         first, again, moved = wall["cache-first"], wall["cache-again"], wall["cache-one-moved"]
         print(f"segment cache:          the same cut again {again / first:4.2f}x the first render (target <= 0.2), "

@@ -19,7 +19,7 @@ class EncoderSettings:
     """How hard the encoder works: libx264's preset and constant rate factor."""
 
     preset: str
-    crf: int
+    crf: float
 
 
 class X264Rules:
