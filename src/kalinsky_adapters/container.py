@@ -11,6 +11,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from kalinsky_adapters.binaries import find_executable
+from kalinsky_adapters.events import EventHub, ObservedRepo
 from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
 from kalinsky_adapters.ffprobe import FfprobeProber
@@ -87,7 +88,9 @@ class Container(containers.DeclarativeContainer):
     rules = providers.Singleton(CodecRules)
     sources = providers.Singleton(SourceFolder, settings.provided.sources_dir)
     files = providers.Singleton(RenderFolders, settings.provided.output_dir)
-    repo = providers.Resource(open_repo, settings)
+    events = providers.Singleton(EventHub)
+    store = providers.Resource(open_repo, settings)
+    repo = providers.Singleton(ObservedRepo, store, events)  # what is stored is also published
     prober = providers.Singleton(FfprobeProber, settings.provided.sources_dir, ffprobe, rules)
     # The ffmpeg processes of renders and of proxy making share these slots (renders first).
     slots = providers.Singleton(PrioritySlots, DEFAULT_PARALLEL)

@@ -32,6 +32,7 @@ from kalinsky_core.errors import (
     NotIndexed,
     SourceNotFound,
 )
+from kalinsky_web.events import events
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.schemas import ErrorBody
 from kalinsky_web.source_media import SourceMediaController
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
 
     route_handlers: list[Any] = [
-        SourcesController, SourceMediaController, AssembliesController, output_files(container.files())
+        SourcesController, SourceMediaController, AssembliesController, events, output_files(container.files())
     ]
     if FRONTEND_DIR.is_dir():
         route_handlers.append(
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "source_files": from_container(container.sources),
             "thumbnailer": from_container(container.thumbnailer),
             "timelines": from_container(container.timelines),
+            "events": from_container(container.events),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),

@@ -10,6 +10,7 @@ from typing import Protocol
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
+from kalinsky_adapters.events import EventHub
 from kalinsky_core.model import Assembly, Source
 from kalinsky_core.services import AssemblyDesk, SourceLibrary
 
@@ -38,3 +39,4 @@ OutputUrl = NamedDependency[SkipValidation[Callable[[str], str]]]
 Files = NamedDependency[SkipValidation[SourceFiles]]
 Thumbnailer = NamedDependency[SkipValidation[Posters]]
 TimelineExport = NamedDependency[SkipValidation[Timelines]]
+Events = NamedDependency[SkipValidation[EventHub]]

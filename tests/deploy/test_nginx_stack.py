@@ -181,3 +181,17 @@ def test_api_not_listening_is_a_json_503_and_the_frontend_still_loads(tmp_path: 
         assert reply.headers["retry-after"] == "5"
         assert "not reachable" in json.loads(reply.body)["detail"]
         assert fetch(url, "/").status == 200
+
+
+def test_events_stream_through_nginx_unbuffered(stack: Stack) -> None:
+    """The stream's first event arrives at once: nginx must not hold it back to fill a buffer."""
+    import time
+
+    import httpx
+
+    started = time.monotonic()
+    with httpx.stream("GET", f"{stack.url}/api/v1/events", timeout=10) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines) == "event: ready"
+    assert time.monotonic() - started < 5
