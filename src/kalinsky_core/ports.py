@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from kalinsky_core.model import Assembly, MediaInfo, Source, VideoCoding
+from kalinsky_core.model import Assembly, FileIdentity, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 
 #: Called with the seconds of output a step has produced so far.
@@ -46,8 +46,15 @@ class MediaProber(Protocol):
         """Names of the regular files in the sources folder (no sub-folders)."""
         ...
 
+    async def identify(self, filename: str) -> FileIdentity | None:
+        """The cheap part of a file's identity (size, modification time, inode: no content read), to tell whether
+        it changed since it was probed; None if this prober cannot tell (the file is then probed). Raises
+        `ProbeFailed` for a file that may not be read (e.g. a link out of the folder)."""
+        ...
+
     async def probe(self, filename: str) -> MediaInfo:
-        """Probe one file of the sources folder; raise `ProbeFailed` with the reason if it is no usable video."""
+        """Probe one file of the sources folder; raise `ProbeFailed` with the reason if it is no usable video.
+        The MediaInfo carries the file's whole identity (with its content digest) where the prober knows it."""
         ...
 
 

@@ -59,7 +59,7 @@ def ffmpeg_rendering(
     jobs = FfmpegJobs(folders=((sources.folder, ""), (files.root, "output/")), slots=slots or PrioritySlots(parallel))
     return Rendering(
         cutter=FfmpegCutter(sources, files, commands, jobs, parallel=parallel, proxies=proxies),
-        concatenator=FfmpegConcatenator(files, commands, jobs, ffprobe),
+        concatenator=FfmpegConcatenator(files, commands, jobs, ffprobe, sources),
         files=files,
         rules=rules,
         fade_ms=fade_ms,

@@ -29,6 +29,17 @@ from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback
 
 
+async def check_sources(sources: SourceFolder, plan: RenderPlan) -> dict[str, Path]:
+    """Check that every source of the plan is still the file indexed (RenderFailed otherwise); their paths."""
+    paths = {}
+    for segment in plan.segments:
+        if segment.filename not in paths:
+            paths[segment.filename] = await sources.check_unchanged(
+                segment.filename, segment.source_size, segment.source_identity
+            )
+    return paths
+
+
 @attrs.define
 class FfmpegCutter:
     sources: SourceFolder
@@ -39,10 +50,9 @@ class FfmpegCutter:
     proxies: PreviewProxies | None = None
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
-        await self.sources.check_unchanged(segment.filename, segment.source_size)
+        source = await self._check(segment)
         await self.files.prepare(plan.assembly_id)
         what = f"clip {segment.pos} ({segment.filename})"
-        source = self.sources.path(segment.filename)
         proxy = await self._proxy(plan, segment)
         fps = float(plan.output.fps)
         done = [0.0] * len(segment.pieces)
@@ -66,7 +76,11 @@ class FfmpegCutter:
                     )
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
+        await self._check(segment)  # what ffmpeg read was the file indexed, not one put in its place meanwhile
         return CutSegment(pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration)
+
+    async def _check(self, segment: SegmentPlan) -> Path:
+        return await self.sources.check_unchanged(segment.filename, segment.source_size, segment.source_identity)
 
     async def _proxy(self, plan: RenderPlan, segment: SegmentPlan) -> Path | None:
         """The preview proxy a preview's segment is read from, if its source has one ready."""
@@ -77,17 +91,17 @@ class FfmpegCutter:
     async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
         """Each clip's sound as exact-length PCM, then all of it encoded once. These jobs go first: they are short,
         and the encode (one core) then runs beside the video work instead of after it."""
-        for segment in plan.segments:
-            await self.sources.check_unchanged(segment.filename, segment.source_size)
+        paths = await check_sources(self.sources, plan)
         await self.files.prepare(plan.assembly_id)
         clips = [self.files.clip_sound(plan.assembly_id, segment.pos) for segment in plan.segments]
         try:
             async with asyncio.TaskGroup() as group:
                 for segment, clip in zip(plan.segments, clips):
-                    command = self.commands.audio_command(segment, self.sources.path(segment.filename), clip)
+                    command = self.commands.audio_command(segment, paths[segment.filename], clip)
                     group.create_task(self.jobs.run(command, f"clip {segment.pos} ({segment.filename})"))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
+        await check_sources(self.sources, plan)
         audio_list, track = self.files.audio_list(plan.assembly_id), self.files.audio_track(plan.assembly_id)
         await asyncio.to_thread(audio_list.write_text, self.commands.concat_list(clips), "utf-8")
         await self.jobs.run(self.commands.audio_encode_command(audio_list, track), "encoding the audio")

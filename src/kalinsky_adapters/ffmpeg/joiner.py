@@ -1,7 +1,8 @@
 """Concatenator with ffmpeg: the cut pieces and the audio track joined, copied, into the assembly's result.
 
 The join must hold exactly the planned frames; the result is written in the work folder and moved into place only
-once complete, and its duration is measured in the file.
+once complete, and once every source it was read from is checked to be still the file indexed (a file replaced
+while it was read fails the render instead), and its duration is measured in the file.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import attrs
 
 from kalinsky_adapters import process
 from kalinsky_adapters.ffmpeg.args import FfmpegCommands
+from kalinsky_adapters.ffmpeg.cutter import check_sources
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.render_files import RenderFolders
+from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.plan import RenderPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
@@ -31,6 +34,7 @@ class FfmpegConcatenator:
     commands: FfmpegCommands
     jobs: FfmpegJobs
     ffprobe: str
+    sources: SourceFolder | None = None  # checked once more before the result is moved into place
 
     async def concat(
         self, plan: RenderPlan, segments: Sequence[CutSegment], audio: AudioTrack, progress: ProgressCallback
@@ -43,6 +47,8 @@ class FfmpegConcatenator:
         command = self.commands.concat_command(video_list, Path(audio.path), partial)
         await self.jobs.run(command, "joining the clips", progress, frames=plan.total_frames)
         duration = await self.measure_duration(partial)
+        if self.sources is not None:
+            await check_sources(self.sources, plan)
         await asyncio.to_thread(os.replace, partial, final)
         await self.files.remove_work(assembly_id)
         return RenderedOutput(path=str(final), duration=duration)
