@@ -117,18 +117,18 @@ class SourceFolder:
         """The path of the source, if its file is still the one indexed (`identity`; only its `size` when it was
         indexed without one); RenderFailed, telling what changed, otherwise."""
         try:
-            found = self.identity(filename) if identity is not None else None
-            path = self.existing(filename)
+            found = self.identity(filename) if identity is not None else self.stat_identity(filename)
+            path = self.path(filename)
         except OutsideSourceFolder:
             raise RenderFailed(
                 f"Source {filename} changed since it was indexed (it now leads out of the sources folder): reindex"
             ) from None
         except MissingSourceFile:
             raise RenderFailed(f"Source {filename} is gone since it was indexed: reindex") from None
-        now = found.size if found is not None else path.stat().st_size
+        now = found.size
         if now != size:
             raise RenderFailed(f"Source {filename} changed since it was indexed ({size} bytes, now {now}): reindex")
-        if identity is None or found is None:
+        if identity is None:
             return path
         if (found.inode, found.device) != (identity.inode, identity.device):
             change = "another file took its place"

@@ -20,7 +20,9 @@ from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
+from kalinsky_core.errors import RenderFailed
 from kalinsky_core.model import AssemblyStatus, ClipInput
+from kalinsky_core.plan import plan_render, sources_by_filename
 
 RULES = CodecRules()
 
@@ -159,3 +161,22 @@ async def test_a_reindex_of_unchanged_files_neither_probes_nor_hashes_them(
     touched = await services.reindex(prober, repo)
     assert sorted(probed) == ["a.mp4", "broken.mp4"] and len(hashed) == 2
     assert touched.sources[0].identity.mtime_ns == 10**18
+
+
+async def test_the_join_moves_no_result_into_place_when_a_source_changed_after_it_was_cut(
+    tmp_path: Path, sources_dir: Path
+) -> None:
+    repo = await indexed(sources_dir)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4", 0.5, 2.5)], preview=False)
+    plan = plan_render(assembly, sources_by_filename(await repo.list_sources()), RULES, fade_ms=50)
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+
+    async def ignore(_seconds: float) -> None:
+        pass
+
+    (segment,) = plan.segments
+    cut, audio = await rendering.cutter.cut(plan, segment, ignore), await rendering.cutter.cut_audio(plan)
+    os.replace(shutil.copy(sources_dir / "a.mp4", tmp_path / "copy.mp4"), sources_dir / "a.mp4")  # same bytes
+    with pytest.raises(RenderFailed, match=r"Source a.mp4 changed since it was indexed \(another file took its place"):
+        await rendering.concatenator.concat(plan, [cut], audio, ignore)
+    assert not (tmp_path / "out" / assembly.id / "result.mp4").exists()
