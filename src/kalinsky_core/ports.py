@@ -43,7 +43,8 @@ class RenderedOutput:
 @runtime_checkable
 class MediaProber(Protocol):
     async def list_files(self) -> list[str]:
-        """Names of the regular files in the sources folder (no sub-folders)."""
+        """Names of the files in the sources folder (no sub-folders; links too: `identify` and `probe` refuse
+        those that lead out of the folder, with the reason)."""
         ...
 
     async def identify(self, filename: str) -> FileIdentity | None:

@@ -180,3 +180,14 @@ async def test_the_join_moves_no_result_into_place_when_a_source_changed_after_i
     with pytest.raises(RenderFailed, match=r"Source a.mp4 changed since it was indexed \(another file took its place"):
         await rendering.concatenator.concat(plan, [cut], audio, ignore)
     assert not (tmp_path / "out" / assembly.id / "result.mp4").exists()
+
+
+async def test_an_unreadable_joined_output_is_told_without_its_path(tmp_path: Path, sources_dir: Path) -> None:
+    rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
+    damaged = tmp_path / "out" / "asm_001" / "segments" / "result.mp4"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a video")
+    with pytest.raises(RenderFailed) as failed:
+        await rendering.concatenator.measure_duration(damaged)
+    assert "output/asm_001/segments/result.mp4" in failed.value.message
+    assert str(tmp_path) not in failed.value.message

@@ -60,7 +60,7 @@ class FfmpegConcatenator:
         try:
             duration = float(json.loads(done.stdout)["format"]["duration"])
         except (ValueError, KeyError, TypeError) as error:
-            raise RenderFailed(f"the joined output is unreadable: {done.stderr_tail}") from error
+            raise RenderFailed(f"the joined output is unreadable: {self.jobs.readable(done.stderr_tail)}") from error
         if not math.isfinite(duration):
             raise RenderFailed("the joined output has no duration")
         return duration
