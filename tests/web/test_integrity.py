@@ -49,6 +49,12 @@ def test_a_link_out_of_the_folder_is_never_indexed(client: TestClient, sources_d
     assert str(tmp_path) not in str(index)
 
 
+def test_the_sources_json_is_unchanged_by_identities(client: TestClient) -> None:
+    (source, *_rest) = client.get("/api/v1/sources").json()
+    assert sorted(source) == ["codec", "coding", "duration", "file_size", "filename", "frame_count", "frame_rate",
+                              "has_audio", "height", "index", "resolution", "width"]
+
+
 def test_skip_reasons_name_no_path(client: TestClient, tmp_path: Path) -> None:
     index = client.post("/api/v1/sources/reindex").json()
     assert index["skipped"] == [{"filename": "broken.mp4", "reason": "Invalid data found when processing input"}]
