@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,11 @@ import attrs
 
 from kalinsky_adapters import process
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
-from kalinsky_adapters.process import file_url
-from kalinsky_adapters.source_files import MissingSourceFile, SourceFolder
+from kalinsky_adapters.process import file_url, without_path
+from kalinsky_adapters.source_files import MissingSourceFile, OutsideSourceFolder, SourceFolder
 from kalinsky_core.copying import CopyPoints, copy_points
 from kalinsky_core.errors import ProbeFailed
-from kalinsky_core.model import MediaInfo, VideoCoding
+from kalinsky_core.model import FileIdentity, MediaInfo, VideoCoding
 from kalinsky_core.ports import CodingRules
 
 #: Pictures attached to audio files (cover art) are video streams too; they are not a video.
@@ -144,7 +145,7 @@ class FfprobeProber:
         )
         if done.returncode != 0:
             last_line = (done.stderr_tail.splitlines() or [f"ffprobe exited with {done.returncode}"])[-1]
-            raise ProbeFailed(last_line)
+            raise ProbeFailed(without_path(last_line, path))
         try:
             report = json.loads(done.stdout)
         except json.JSONDecodeError as error:
@@ -159,7 +160,8 @@ class FfprobeProber:
         copyable video."""
         done = await process.run(packets_command(self.ffprobe, path))
         if done.returncode != 0:
-            raise ProbeFailed((done.stderr_tail.splitlines() or ["cannot read the video packets"])[-1])
+            last_line = (done.stderr_tail.splitlines() or ["cannot read the video packets"])[-1]
+            raise ProbeFailed(without_path(last_line, path))
         points = copy_points_from_packets(done.stdout, start_time, Fraction(info.frame_rate))
         return attrs.evolve(
             info,
@@ -168,8 +170,31 @@ class FfprobeProber:
             copy_ends=points.ends if points.reordered else (),
         )
 
-    async def probe(self, filename: str) -> MediaInfo:
+    async def identify(self, filename: str) -> FileIdentity:
         try:
-            return await self.probe_path(self.sources.path(filename))
-        except MissingSourceFile:
-            raise ProbeFailed("not a plain file name") from None
+            return await asyncio.to_thread(self.sources.stat_identity, filename)
+        except MissingSourceFile as error:
+            raise ProbeFailed(self._unreadable(error, filename)) from None
+
+    async def probe(self, filename: str) -> MediaInfo:
+        """Probe a file of the sources folder, with its identity as read before ffprobe; a file that changed
+        while it was probed is probed again (once)."""
+        for _attempt in range(2):
+            try:
+                before = await asyncio.to_thread(self.sources.identity, filename)
+                info = await self.probe_path(self.sources.path(filename))
+                after = await asyncio.to_thread(self.sources.stat_identity, filename)
+            except MissingSourceFile as error:
+                raise ProbeFailed(self._unreadable(error, filename)) from None
+            if before.same_stat(after):
+                return attrs.evolve(info, identity=before)
+        raise ProbeFailed("the file kept changing while it was read")
+
+    def _unreadable(self, error: MissingSourceFile, filename: str) -> str:
+        """Why a file of the folder may not be probed, in words (no path)."""
+        if isinstance(error, OutsideSourceFolder):
+            return "a link to a file outside the sources folder"
+        if not os.path.lexists(self.sources.folder / filename):
+            return "cannot read the file: No such file or directory"
+        return "not a regular file"
+

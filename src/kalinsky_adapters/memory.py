@@ -10,7 +10,7 @@ import attrs
 
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
-from kalinsky_core.model import Assembly, MediaInfo, Source
+from kalinsky_core.model import Assembly, FileIdentity, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.services import Rendering
@@ -64,11 +64,17 @@ class FakeProber:
 
     def __init__(self, files: Mapping[str, MediaInfo | str]) -> None:
         self.files = dict(files)
+        self.probed: list[str] = []  # the names probed, in order
 
     async def list_files(self) -> list[str]:
         return list(self.files)
 
+    async def identify(self, filename: str) -> FileIdentity | None:
+        info = self.files[filename]
+        return None if isinstance(info, str) or info.identity is None else attrs.evolve(info.identity, digest="")
+
     async def probe(self, filename: str) -> MediaInfo:
+        self.probed.append(filename)
         info = self.files[filename]
         if isinstance(info, str):
             raise ProbeFailed(info)

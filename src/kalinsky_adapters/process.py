@@ -21,6 +21,16 @@ def file_url(path: Path | str) -> str:
     return f"file:{Path(path).resolve()}"
 
 
+def without_path(message: str, path: Path) -> str:
+    """A tool's complaint about `path` without the path (`file:/srv/sources/a.mp4: Invalid data ...` is `Invalid
+    data ...`; elsewhere the file is named by its name): answers never show where files are on the machine."""
+    url = file_url(path)
+    message = message.replace(f"{url}: ", "").replace(url, path.name)
+    for shown in {str(path), str(Path(path).resolve())}:
+        message = message.replace(shown, path.name)
+    return message
+
+
 @attrs.frozen
 class Completed:
     returncode: int

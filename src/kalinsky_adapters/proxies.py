@@ -6,7 +6,7 @@ same time from the start of the file (checked once it is made), upright, scaled 
 keyframe every second; no sound (previews take it from the source). Proxies are made in the background after a
 reindex, one at a time and after any render work; a preview reads the source itself until its proxy is ready.
 
-A proxy is named after its source's name, size and modification time and the preview height: a changed file or
+A proxy is named after its source's name, size, modification time and inode and the preview height: a changed file or
 setting gets a new one, and files no longer wanted are removed.
 """
 
@@ -25,6 +25,7 @@ from kalinsky_adapters import process
 from kalinsky_adapters.ffprobe import packets_command, shown_packets
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.slots import PrioritySlots
+from kalinsky_adapters.source_files import MissingSourceFile, SourceFolder
 from kalinsky_core.model import Source
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class PreviewProxies:
         height: int,
         slots: PrioritySlots | None = None,
     ) -> None:
-        self.sources_dir = Path(sources_dir)
+        self.sources = SourceFolder(sources_dir)
         self.folder = Path(folder)
         self.ffmpeg = ffmpeg
         self.ffprobe = ffprobe
@@ -67,10 +68,10 @@ class PreviewProxies:
 
     def _path(self, filename: str) -> Path | None:
         try:
-            stat = (self.sources_dir / filename).stat()
-        except OSError:
+            found = self.sources.stat_identity(filename)
+        except MissingSourceFile:
             return None
-        key = f"{filename}\0{stat.st_size}\0{stat.st_mtime_ns}\0{self.height}"
+        key = f"{filename}\0{found.size}\0{found.mtime_ns}\0{found.inode}\0{found.device}\0{self.height}"
         return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.mp4"
 
     def ready(self, filename: str) -> Path | None:
@@ -129,7 +130,10 @@ class PreviewProxies:
             return destination
         await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
         partial = destination.with_name(f".{destination.stem}.{os.getpid()}.partial")
-        original = self.sources_dir / source.filename
+        try:
+            original = self.sources.existing(source.filename)
+        except MissingSourceFile:
+            return None
         try:
             async with self.slots.hold(PRIORITY):
                 done = await process.run(self.command(original, source.frame_rate, partial), nice=NICENESS)

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiosqlite
 import attrs
 
-from kalinsky_core.model import Assembly, AssemblyStatus, Clip, Source, VideoCoding
+from kalinsky_core.model import Assembly, AssemblyStatus, Clip, FileIdentity, Source, VideoCoding
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS sources (
     coding      TEXT,              -- JSON of VideoCoding, NULL when unknown
     keyframes   TEXT NOT NULL DEFAULT '[]',  -- JSON array of frame indices
     frame_count INTEGER,
-    copy_ends   TEXT NOT NULL DEFAULT '[]'   -- JSON array of frame indices
+    copy_ends   TEXT NOT NULL DEFAULT '[]',  -- JSON array of frame indices
+    identity    TEXT               -- JSON of FileIdentity, NULL when indexed without one
 );
 CREATE TABLE IF NOT EXISTS assemblies (
     id          TEXT PRIMARY KEY,
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 _SOURCE_COLUMNS = (
     "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio, coding, keyframes, "
-    "frame_count, copy_ends"
+    "frame_count, copy_ends, identity"
 )
 # `output_url` (a column of the first schema) is no longer written: where results live is the outputs' business.
 _ASSEMBLY_COLUMNS = "id, name, status, error, preview, duration, created, progress, eta_seconds"
@@ -82,7 +83,7 @@ async def init_db(db_path: Path) -> None:
 
 
 #: Columns added since the first schema: (table, column, definition). Older databases get them on opening.
-_ADDED_COLUMNS = (("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"),)
+_ADDED_COLUMNS = (("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"), ("sources", "identity", "TEXT"))
 
 
 async def _add_missing_columns(db: aiosqlite.Connection) -> None:
@@ -95,8 +96,10 @@ async def _add_missing_columns(db: aiosqlite.Connection) -> None:
 
 def _source_row(s: Source) -> tuple[object, ...]:
     coding = None if s.coding is None else json.dumps(attrs.asdict(s.coding))
+    identity = None if s.identity is None else json.dumps(attrs.asdict(s.identity))
     return (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height, s.frame_rate,
-            int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count, json.dumps(list(s.copy_ends)))
+            int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count, json.dumps(list(s.copy_ends)),
+            identity)
 
 
 def _source(row: aiosqlite.Row) -> Source:
@@ -115,6 +118,7 @@ def _source(row: aiosqlite.Row) -> Source:
         keyframes=tuple(json.loads(row[11])),
         frame_count=row[12],
         copy_ends=tuple(json.loads(row[13])),
+        identity=None if row[14] is None else FileIdentity(**json.loads(row[14])),
     )
 
 
@@ -166,7 +170,7 @@ class SqliteRepo:
         async with self._transaction() as db:
             await db.execute("DELETE FROM sources")
             await db.executemany(
-                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 15)})",
                 [_source_row(s) for s in sources],
             )
             await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', 1)")

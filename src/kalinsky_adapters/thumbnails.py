@@ -1,6 +1,6 @@
 """Poster frames of source videos: one JPEG per source file, made with ffmpeg and cached on disk.
 
-A cached poster is named after the file's name, size and modification time, so a file replaced under the
+A cached poster is named after the file's name, size, modification time and inode, so a file replaced under the
 same name gets a fresh poster and a reindex never shows a stale one.
 """
 
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from kalinsky_adapters import process
-from kalinsky_adapters.process import file_url
+from kalinsky_adapters.process import file_url, without_path
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.model import Source
@@ -24,6 +24,10 @@ POSTER_SHARE = 0.1
 MAX_POSTER_TIME = 5.0
 #: Posters made at once; a library page asks for all of them together.
 MAX_CONCURRENT = 2
+
+
+class PosterFailed(RenderFailed):
+    """ffmpeg made no poster of a source (it is no longer a readable video); the message names no path."""
 
 
 def poster_time(duration: float) -> float:
@@ -43,7 +47,7 @@ class FfmpegThumbnailer:
 
     def _cache_path(self, source_file: Path) -> Path:
         stat = source_file.stat()
-        key = f"{source_file.name}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        key = f"{source_file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\0{stat.st_dev}"
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.jpg"
 
     def poster_command(self, source_file: Path, seconds: float, destination: Path) -> list[str]:
@@ -65,12 +69,13 @@ class FfmpegThumbnailer:
                 if done.returncode == 0 and partial.is_file() and partial.stat().st_size > 0:
                     await asyncio.to_thread(os.replace, partial, destination)
                     return
-            raise RenderFailed(f"no poster frame for {source_file.name}: {done.stderr_tail or 'no picture'}")
+            reason = (done.stderr_tail.strip().splitlines() or ["no picture"])[-1]
+            raise PosterFailed(f"No poster frame for {source_file.name}: {without_path(reason, source_file)}")
         finally:
             partial.unlink(missing_ok=True)
 
     async def thumbnail(self, source: Source) -> Path:
-        """The poster JPEG of `source`, made on first request. Raises MissingSourceFile or RenderFailed."""
+        """The poster JPEG of `source`, made on first request. Raises MissingSourceFile or PosterFailed."""
         source_file = self.sources.existing(source.filename)
         destination = self._cache_path(source_file)
         if destination.is_file():

@@ -8,6 +8,8 @@ video with the core and the ffmpeg adapters in a few lines.
 Model (immutable attrs classes)
     Source, MediaInfo, SourceIndex, SkippedFile   what a reindex finds in the sources folder (files whose
                                                   extension is in SOURCE_EXTENSIONS)
+    FileIdentity                                  what tells a source file from another: size, mtime, inode,
+                                                  a digest of sampled blocks (renders check it)
     ClipInput                                     a clip as asked: a source by 1-based index or exact filename,
                                                   optional start and end in seconds
     Clip, VideoPath                               a resolved clip: pos, filename, start, end, duration, and
@@ -73,6 +75,7 @@ from kalinsky_core.model import (
     AssemblyStatus,
     Clip,
     ClipInput,
+    FileIdentity,
     MediaInfo,
     SkippedFile,
     Source,
@@ -141,6 +144,7 @@ __all__ = [
     "ClipInput",
     "Concatenator",
     "CutSegment",
+    "FileIdentity",
     "InvalidClip",
     "KalinskyError",
     "MediaInfo",

@@ -32,6 +32,25 @@ class VideoCoding:
 
 
 @attrs.frozen
+class FileIdentity:
+    """What tells one file from another: its size, modification time and inode (`stat`, cheap), and a hash of
+    sampled blocks of its content (`digest`, read from the file; empty where not read)."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    digest: str = ""
+
+    def same_stat(self, other: FileIdentity) -> bool:
+        """Whether `other` has the same size, modification time and inode: the same file, unchanged, unless
+        someone took pains to hide a change (which `digest` still tells)."""
+        return (self.size, self.mtime_ns, self.inode, self.device) == (
+            other.size, other.mtime_ns, other.inode, other.device
+        )
+
+
+@attrs.frozen
 class MediaInfo:
     """What a prober learns about one media file."""
 
@@ -47,6 +66,7 @@ class MediaInfo:
     frame_count: int | None = None
     # With B-frames: the frames a copied run may end before, ascending (see kalinsky_core.copying)
     copy_ends: tuple[int, ...] = ()
+    identity: FileIdentity | None = None  # of the file as probed
 
 
 @attrs.frozen
@@ -71,6 +91,9 @@ class Source:
     #: frame and the B-frames shown before it). Empty without B-frames, where a run may end anywhere, or when
     #: unknown, where it ends at keyframes or at the end of the file.
     copy_ends: tuple[int, ...] = attrs.field(default=(), converter=_frames, repr=False)
+    #: The file as indexed; renders check that the file they read is still this one. None: indexed before
+    #: identities were recorded (only the size is checked then).
+    identity: FileIdentity | None = attrs.field(default=None, repr=False)
 
     @property
     def fps(self) -> Fraction:
@@ -93,6 +116,7 @@ class Source:
             keyframes=info.keyframes,
             frame_count=info.frame_count,
             copy_ends=info.copy_ends,
+            identity=info.identity,
         )
 
 

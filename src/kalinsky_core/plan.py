@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from kalinsky_core.errors import InvalidClip, NotIndexed, SourceNotFound
-from kalinsky_core.model import Assembly, Clip, ClipInput, Source, VideoCoding, VideoPath
+from kalinsky_core.model import Assembly, Clip, ClipInput, FileIdentity, Source, VideoCoding, VideoPath
 
 if TYPE_CHECKING:
     from kalinsky_core.ports import CodingRules
@@ -167,6 +167,7 @@ class SegmentPlan:
     has_audio: bool
     fade: float  # seconds of audio fade in and out
     pieces: tuple[Piece, ...] = ()
+    source_identity: FileIdentity | None = None  # the file as indexed (None: indexed without one)
 
     @property
     def video(self) -> VideoPath:
@@ -286,6 +287,7 @@ def plan_render(
                 has_audio=source.has_audio,
                 fade=min(fade_ms / 1000, float(duration) / 2),
                 pieces=_pieces(source, output, rules, first_frame, stop, output_frames),
+                source_identity=source.identity,
             )
         )
         offset += duration

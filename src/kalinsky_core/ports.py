@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from kalinsky_core.model import Assembly, MediaInfo, Source, VideoCoding
+from kalinsky_core.model import Assembly, FileIdentity, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 
 #: Called with the seconds of output a step has produced so far.
@@ -43,11 +43,19 @@ class RenderedOutput:
 @runtime_checkable
 class MediaProber(Protocol):
     async def list_files(self) -> list[str]:
-        """Names of the regular files in the sources folder (no sub-folders)."""
+        """Names of the files in the sources folder (no sub-folders; links too: `identify` and `probe` refuse
+        those that lead out of the folder, with the reason)."""
+        ...
+
+    async def identify(self, filename: str) -> FileIdentity | None:
+        """The cheap part of a file's identity (size, modification time, inode: no content read), to tell whether
+        it changed since it was probed; None if this prober cannot tell (the file is then probed). Raises
+        `ProbeFailed` for a file that may not be read (e.g. a link out of the folder)."""
         ...
 
     async def probe(self, filename: str) -> MediaInfo:
-        """Probe one file of the sources folder; raise `ProbeFailed` with the reason if it is no usable video."""
+        """Probe one file of the sources folder; raise `ProbeFailed` with the reason if it is no usable video.
+        The MediaInfo carries the file's whole identity (with its content digest) where the prober knows it."""
         ...
 
 

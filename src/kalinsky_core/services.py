@@ -65,12 +65,22 @@ def is_source_file(filename: str) -> bool:
 async def reindex(prober: MediaProber, repo: AssemblyRepo) -> SourceIndex:
     """Probe every video file of the sources folder and replace the index: sorted by filename, 1-based.
 
-    Files the prober cannot read are skipped and reported, never fatal; other extensions are ignored.
+    Files the prober cannot read are skipped and reported, never fatal; other extensions are ignored. A file
+    indexed before whose size, modification time and inode are unchanged keeps what was learnt of it (it is
+    neither probed nor hashed again).
     """
+    previous = sources_by_filename(await repo.list_sources() or ())
     sources: list[Source] = []
     skipped: list[SkippedFile] = []
     for filename in sorted(name for name in await prober.list_files() if is_source_file(name)):
         try:
+            known = previous.get(filename)
+            identity = await prober.identify(filename)
+            if known is not None and known.identity is not None and identity is not None and (
+                known.identity.same_stat(identity)
+            ):
+                sources.append(attrs.evolve(known, index=len(sources) + 1))
+                continue
             info = await prober.probe(filename)
         except ProbeFailed as error:
             skipped.append(SkippedFile(filename=filename, reason=error.message))

@@ -6,9 +6,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from baize.asgi import Files
 from dependency_injector import providers
 from dependency_injector.ext.starlette import Lifespan
 from litestar import Litestar, MediaType, Request, Response, asgi
@@ -33,6 +32,7 @@ from kalinsky_core.errors import (
     SourceNotFound,
 )
 from kalinsky_web.events import events
+from kalinsky_web.files import file_answer, file_within
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.schemas import ErrorBody
 from kalinsky_web.source_media import SourceMediaController
@@ -76,16 +76,24 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def output_files(folders: RenderFolders) -> Any:
-    """`/output/...`: finished renders, with Range requests (seeking), ETag and Last-Modified. Work files of
-    renders in progress and hidden files are never served."""
-    files = Files(folders.root, handle_404=cast(Any, _not_found), cacheability="public", max_age=3600)
+    """`/output/...`: finished renders, with Range requests (seeking) and an ETag of the file's identity, always
+    revalidated (ids start again at asm_001 when `data/` is reset: a URL can name a new file). Work files of
+    renders in progress, hidden files and anything reached through a symbolic link are never served."""
 
     @asgi(folders.url_prefix, is_mount=True, copy_scope=True)
     async def serve_output(scope: Scope, receive: Receive, send: Send) -> None:
-        parts = tuple(scope["path"].split("/"))
+        parts = tuple(scope["path"].strip("/").split("/"))
         if scope.get("method") not in {"GET", "HEAD"} or folders.is_work_file(parts):
             raise NotFoundException()
-        await files(cast(Any, scope), cast(Any, receive), cast(Any, send))  # baize's ASGI types are looser
+        path = file_within(folders.root, parts)
+        try:
+            if path is None:
+                raise FileNotFoundError(scope["path"])
+            answer = file_answer(path)
+        except OSError:
+            await _not_found(scope, receive, send)
+            return
+        await answer(scope, receive, send)
 
     return serve_output
 

@@ -13,6 +13,7 @@ from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffmpeg.args import escape_filter_value
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
+from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core import services
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
@@ -96,7 +97,11 @@ async def test_a_failing_ffmpeg_fails_the_render_with_its_message(tmp_path: Path
     rendering = ffmpeg_rendering(sources_dir, tmp_path / "out", FFMPEG, FFPROBE)
     assembly = await services.create_assembly(repo, RULES, [ClipInput("a.mp4"), ClipInput("b.mov")])
     size = (sources_dir / "b.mov").stat().st_size
-    (sources_dir / "b.mov").write_bytes(b"\0" * size)  # corrupt, same size: only ffmpeg can tell
+    (sources_dir / "b.mov").write_bytes(b"\0" * size)  # corrupt, same size
+    # as if it had been indexed like this (ffprobe would refuse it): only ffmpeg can tell
+    folder = SourceFolder(sources_dir)
+    indexed = await repo.list_sources()
+    await repo.replace_sources([attrs.evolve(s, identity=folder.identity(s.filename)) for s in indexed])
     failed = await services.render_assembly(assembly, repo, rendering)
     assert failed.status is AssemblyStatus.FAILED
     assert "clip 2 (b.mov)" in failed.error and "Invalid data" in failed.error

@@ -141,6 +141,32 @@ async def test_a_changed_source_loses_its_proxy_and_stale_proxies_are_removed(tm
     assert frame_indices(proxies.ready("a.mp4")) == list(range(45))
 
 
+async def test_a_source_replaced_by_a_file_of_the_same_size_and_time_loses_its_proxy(tmp_path: Path) -> None:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    make_video(folder / "a.mp4", duration=1.0)
+    _repo, sources = await indexed(folder)
+    proxies = PreviewProxies(folder, tmp_path / "proxies", FFMPEG, FFPROBE, HEIGHT)
+    assert await proxies.make(sources["a.mp4"]) is not None
+    before = (folder / "a.mp4").stat()
+    replacement = tmp_path / "other.mp4"
+    replacement.write_bytes((folder / "a.mp4").read_bytes())  # the same size; another file
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, folder / "a.mp4")
+    assert proxies.ready("a.mp4") is None
+
+
+async def test_a_source_turned_into_a_link_out_of_the_folder_gets_no_proxy(tmp_path: Path) -> None:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    make_video(folder / "a.mp4", duration=1.0)
+    _repo, sources = await indexed(folder)
+    (folder / "a.mp4").rename(tmp_path / "outside.mp4")
+    (folder / "a.mp4").symlink_to(tmp_path / "outside.mp4")
+    proxies = PreviewProxies(folder, tmp_path / "proxies", FFMPEG, FFPROBE, HEIGHT)
+    assert await proxies.make(sources["a.mp4"]) is None and proxies.ready("a.mp4") is None
+
+
 async def test_refresh_works_in_the_background_and_stops_on_close(library: Path, tmp_path: Path) -> None:
     _repo, sources = await indexed(library)
     proxies = proxies_of(library, tmp_path)

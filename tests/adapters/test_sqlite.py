@@ -97,5 +97,6 @@ async def test_a_database_from_before_copy_ends_opens_and_keeps_its_index(tmp_pa
     async with SqliteRepo(tmp_path / "k.db") as repo:
         (old,) = await repo.list_sources()
         assert (old.filename, old.keyframes, old.frame_count, old.copy_ends) == ("a.mp4", (0, 30), 60, ())
+        assert old.identity is None  # indexed before identities: only its size is checked until a reindex
         await repo.replace_sources(sources())
         assert await repo.list_sources() == sources()

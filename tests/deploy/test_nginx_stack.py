@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,13 +67,41 @@ def test_render_requested_through_nginx_is_served_from_output(stack: Stack, tmp_
     assert (video["width"], video["height"], int(video["nb_frames"])) == (320, 240, 30 + 24)  # 0.8 s of b at 30 fps
 
 
-def test_output_is_cached_for_good_and_revalidates_by_etag(stack: Stack) -> None:
+def test_output_is_revalidated_by_etag_every_time(stack: Stack) -> None:
     reply = fetch(stack.url, stack.assembly["output_url"], method="HEAD")
     assert reply.status == 200 and int(reply.headers["content-length"]) == stack.result.stat().st_size
-    assert reply.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert reply.headers["cache-control"] == "no-cache"  # ids are reused after a reset: never `immutable`
     assert reply.headers["accept-ranges"] == "bytes"
     again = fetch(stack.url, stack.assembly["output_url"], headers={"If-None-Match": reply.headers["etag"]})
     assert (again.status, again.body) == (304, b"")
+
+
+def test_a_new_render_under_a_reused_url_is_not_hidden_by_an_old_copy(stack: Stack) -> None:
+    folder = stack.workdir / "output" / "asm_900"
+    folder.mkdir()
+    (folder / "result.mp4").write_bytes(b"the render before data/ was reset")
+    old = fetch(stack.url, "/output/asm_900/result.mp4")
+    assert old.status == 200 and "immutable" not in old.headers["cache-control"]
+    replacement = folder / "new.mp4"
+    replacement.write_bytes(b"the render after data/ was reset, longer")
+    stamp = (folder / "result.mp4").stat().st_mtime_ns + 2 * 10**9  # rendered later
+    os.utime(replacement, ns=(stamp, stamp))
+    os.replace(replacement, folder / "result.mp4")
+    new = fetch(stack.url, "/output/asm_900/result.mp4", headers={"If-None-Match": old.headers["etag"]})
+    assert (new.status, new.body) == (200, b"the render after data/ was reset, longer")
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../data/kalinsky.db"])
+def test_output_follows_no_link(stack: Stack, target: str) -> None:
+    folder = stack.workdir / "output" / "asm_901"
+    folder.mkdir(exist_ok=True)
+    link = folder / "result.mp4"
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+    assert link.resolve().is_file()
+    reply = fetch(stack.url, "/output/asm_901/result.mp4")
+    assert 400 <= reply.status < 500, reply.status
+    assert b"root:" not in reply.body and b"SQLite format" not in reply.body
 
 
 def test_output_answers_range_requests_for_seeking(stack: Stack) -> None:

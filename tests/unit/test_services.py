@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import attrs
 import pytest
 
 from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.memory import FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed
-from kalinsky_core.model import AssemblyStatus, ClipInput, MediaInfo
+from kalinsky_core.model import AssemblyStatus, ClipInput, FileIdentity, MediaInfo
 from kalinsky_core.runner import RenderRunner
 
 RULES = CodecRules()
@@ -30,6 +31,26 @@ async def test_reindex_sorts_skips_unreadable_and_ignores_other_extensions() -> 
     assert [(s.index, s.filename) for s in index.sources] == [(1, "a.MOV"), (2, "b.mp4")]
     assert [(s.filename, s.reason) for s in index.skipped] == [("bad.mkv", "Invalid data found when processing input")]
     assert await services.list_sources(repo) == index.sources
+
+
+async def test_a_reindex_keeps_what_it_knew_of_files_whose_stat_is_unchanged() -> None:
+    def identified(inode: int, mtime_ns: int = 1) -> MediaInfo:
+        return attrs.evolve(INFO, identity=FileIdentity(size=10, mtime_ns=mtime_ns, inode=inode, device=1,
+                                                        digest=f"digest of {inode}"))
+
+    prober = FakeProber({"a.mp4": identified(1), "b.mp4": identified(2), "c.mp4": identified(3)})
+    repo = InMemoryRepo()
+    first = await services.reindex(prober, repo)
+    assert prober.probed == ["a.mp4", "b.mp4", "c.mp4"]
+    assert [s.identity.digest for s in first.sources] == ["digest of 1", "digest of 2", "digest of 3"]
+
+    prober.probed.clear()
+    del prober.files["a.mp4"]  # the others move up, keeping what was learnt of them
+    prober.files["c.mp4"] = identified(3, mtime_ns=2)  # modified: probed again
+    again = await services.reindex(prober, repo)
+    assert prober.probed == ["c.mp4"]
+    assert [(s.index, s.filename, s.identity.mtime_ns) for s in again.sources] == [(1, "b.mp4", 1), (2, "c.mp4", 2)]
+    assert again.sources[0] == attrs.evolve(first.sources[1], index=1)
 
 
 async def test_an_empty_folder_is_an_index_too() -> None:

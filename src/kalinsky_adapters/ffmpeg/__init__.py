@@ -62,7 +62,7 @@ def ffmpeg_rendering(
     jobs = FfmpegJobs(folders=((sources.folder, ""), (files.root, "output/")), slots=slots or PrioritySlots(parallel))
     return Rendering(
         cutter=FfmpegCutter(sources, files, commands, jobs, parallel=parallel, proxies=proxies, cache=cache),
-        concatenator=FfmpegConcatenator(files, commands, jobs, ffprobe, cache=cache),
+        concatenator=FfmpegConcatenator(files, commands, jobs, ffprobe, sources, cache=cache),
         files=files,
         rules=rules,
         fade_ms=fade_ms,

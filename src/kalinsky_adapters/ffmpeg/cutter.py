@@ -31,8 +31,20 @@ from kalinsky_adapters.render_files import RenderFolders
 from kalinsky_adapters.segment_cache import SegmentCache, file_identity
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.errors import RenderFailed
+from kalinsky_core.model import FileIdentity
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback
+
+
+async def check_sources(sources: SourceFolder, plan: RenderPlan) -> dict[str, Path]:
+    """Check that every source of the plan is still the file indexed (RenderFailed otherwise); their paths."""
+    paths = {}
+    for segment in plan.segments:
+        if segment.filename not in paths:
+            paths[segment.filename] = await sources.check_unchanged(
+                segment.filename, segment.source_size, segment.source_identity
+            )
+    return paths
 
 
 @attrs.define
@@ -57,12 +69,11 @@ class FfmpegCutter:
             await self.cache.produce(key, destination, make)
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
-        await self.sources.check_unchanged(segment.filename, segment.source_size)
+        source = await self._check(segment)
         await self.files.prepare(plan.assembly_id)
         what = f"clip {segment.pos} ({segment.filename})"
-        source = self.sources.path(segment.filename)
         proxy = await self._proxy(plan, segment)
-        reads = await asyncio.to_thread(_identities, source, proxy)
+        reads = await asyncio.to_thread(_identities, source, segment.source_identity, proxy)
         fps = float(plan.output.fps)
         done = [0.0] * len(segment.pieces)
 
@@ -86,7 +97,11 @@ class FfmpegCutter:
                     group.create_task(self._made(command, reads, video, job))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
+        await self._check(segment)  # what ffmpeg read was the file indexed, not one put in its place meanwhile
         return CutSegment(pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration)
+
+    async def _check(self, segment: SegmentPlan) -> Path:
+        return await self.sources.check_unchanged(segment.filename, segment.source_size, segment.source_identity)
 
     async def _proxy(self, plan: RenderPlan, segment: SegmentPlan) -> Path | None:
         """The preview proxy a preview's segment is read from, if its source has one ready."""
@@ -97,20 +112,20 @@ class FfmpegCutter:
     async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
         """Each clip's sound as exact-length PCM, then all of it encoded once. These jobs go first: they are short,
         and the encode (one core) then runs beside the video work instead of after it."""
-        for segment in plan.segments:
-            await self.sources.check_unchanged(segment.filename, segment.source_size)
+        paths = await check_sources(self.sources, plan)
         await self.files.prepare(plan.assembly_id)
         clips = [self.files.clip_sound(plan.assembly_id, segment.pos) for segment in plan.segments]
         try:
             async with asyncio.TaskGroup() as group:
                 for segment, clip in zip(plan.segments, clips):
-                    source = self.sources.path(segment.filename)
+                    source = paths[segment.filename]
                     command = self.commands.audio_command(segment, source, clip)
                     job = functools.partial(self.jobs.run, command, f"clip {segment.pos} ({segment.filename})")
-                    reads = await asyncio.to_thread(_identities, source, None)
+                    reads = await asyncio.to_thread(_identities, source, segment.source_identity, None)
                     group.create_task(self._made(command, reads, clip, job))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
+        await check_sources(self.sources, plan)
         audio_list, track = self.files.audio_list(plan.assembly_id), self.files.audio_track(plan.assembly_id)
         await asyncio.to_thread(audio_list.write_text, self.commands.concat_list(clips), "utf-8")
         command = self.commands.audio_encode_command(audio_list, track)
@@ -123,9 +138,11 @@ class FfmpegCutter:
         return AudioTrack(path=str(track), duration=plan.duration)
 
 
-def _identities(source: Path, proxy: Path | None) -> dict[str, str]:
-    """What identifies the content of the files a piece may read, by the names ffmpeg is given."""
-    reads = {file_url(source): "source:" + file_identity(source)}
+def _identities(source: Path, indexed: FileIdentity | None, proxy: Path | None) -> dict[str, str]:
+    """What identifies the content of the files a piece may read, by the names ffmpeg is given: a source by its
+    fingerprint as indexed (checked to hold before the cut), a proxy by its stat."""
+    fingerprint = file_identity(source) if indexed is None else f"{source.name}:{attrs.astuple(indexed)}"
+    reads = {file_url(source): "source:" + fingerprint}
     if proxy is not None:
         reads[file_url(proxy)] = "proxy:" + file_identity(proxy)
     return reads

@@ -1,8 +1,10 @@
 """Concatenator with ffmpeg: the cut pieces and the audio track joined, copied, into the assembly's result.
 
 The join must hold exactly the planned frames; the result is written in the work folder and moved into place only
-once complete, and its duration is measured in the file. With a segment cache, a join of pieces that all came from
-it (or were put in it) is itself cached: the same assembly rendered again is not joined again.
+once complete, and once every source it was read from is checked to be still the file indexed (a file replaced
+while it was read fails the render instead), and its duration is measured in the file. With a segment cache, a
+join of pieces that all came from it (or were put in it) is itself cached: the same assembly rendered again is not
+joined again.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import attrs
 
 from kalinsky_adapters import process
 from kalinsky_adapters.ffmpeg.args import FfmpegCommands
+from kalinsky_adapters.ffmpeg.cutter import check_sources
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.render_files import RenderFolders
 from kalinsky_adapters.segment_cache import SegmentCache
+from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.errors import RenderFailed
 from kalinsky_core.plan import RenderPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
@@ -34,6 +38,7 @@ class FfmpegConcatenator:
     commands: FfmpegCommands
     jobs: FfmpegJobs
     ffprobe: str
+    sources: SourceFolder | None = None  # checked once more before the result is moved into place
     cache: SegmentCache | None = None
 
     async def concat(
@@ -58,6 +63,8 @@ class FfmpegConcatenator:
             }
             await self.cache.produce(self.cache.recipe(command, reads), partial, join)
         duration = await self.measure_duration(partial)
+        if self.sources is not None:
+            await check_sources(self.sources, plan)
         await asyncio.to_thread(os.replace, partial, final)
         await self.files.remove_work(assembly_id)
         if self.cache is not None:
@@ -71,7 +78,7 @@ class FfmpegConcatenator:
         try:
             duration = float(json.loads(done.stdout)["format"]["duration"])
         except (ValueError, KeyError, TypeError) as error:
-            raise RenderFailed(f"the joined output is unreadable: {done.stderr_tail}") from error
+            raise RenderFailed(f"the joined output is unreadable: {self.jobs.readable(done.stderr_tail)}") from error
         if not math.isfinite(duration):
             raise RenderFailed("the joined output has no duration")
         return duration
