@@ -94,6 +94,21 @@ class VideoFormat:
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
 
+    @property
+    def rotation(self) -> int:
+        """The display rotation the output keeps (degrees, 0..359): that of the copied frames, if any."""
+        return quarter_turn(self.coding.rotation) if self.coding is not None else 0
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """Width and height of the coded pictures: the displayed size turned back by the output's rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
+
+def quarter_turn(degrees: int) -> int:
+    """A display rotation as 0, 90, 180 or 270 degrees (ffprobe reports 270 as -90)."""
+    return round(degrees / 90) % 4 * 90
+
 
 @attrs.frozen
 class Piece:
@@ -167,6 +182,8 @@ class SegmentPlan:
     has_audio: bool
     fade: float  # seconds of audio fade in and out
     pieces: tuple[Piece, ...] = ()
+    #: The source is rotated like the output: its frames are encoded as stored, not turned upright and back.
+    as_stored: bool = False
 
     @property
     def video(self) -> VideoPath:
@@ -209,6 +226,11 @@ def output_format(first: Source, rules: CodingRules, preview: bool, preview_heig
     return VideoFormat(
         width=width, height=height, frame_rate=first.frame_rate, coding=first.coding if keep_coding else None
     )
+
+
+def source_rotation(source: Source) -> int:
+    """The source's display rotation as far as it is known (0..359 degrees)."""
+    return quarter_turn(source.coding.rotation) if source.coding is not None else 0
 
 
 def _pieces(
@@ -286,6 +308,7 @@ def plan_render(
                 has_audio=source.has_audio,
                 fade=min(fade_ms / 1000, float(duration) / 2),
                 pieces=_pieces(source, output, rules, first_frame, stop, output_frames),
+                as_stored=output.rotation != 0 and source_rotation(source) == output.rotation,
             )
         )
         offset += duration

@@ -24,6 +24,11 @@ AUDIO_RATE = 48000
 NO_DECODER = "none"
 
 
+#: Filters turning an upright picture into the stored picture of a video displayed with this rotation (the
+#: inverse of what ffmpeg's autorotate applies when decoding it).
+TURN_BACK = {90: "transpose=clock", 180: "hflip,vflip", 270: "transpose=cclock"}
+
+
 def escape_filter_value(value: str) -> str:
     """Escape a filter option value for both levels of ffmpeg's filtergraph parsing (no shell is involved)."""
     option_level = "".join("\\" + c if c in "\\:'" else c for c in value)
@@ -93,16 +98,21 @@ class FfmpegCommands:
         )
 
     def video_filter(self, plan: RenderPlan, segment: SegmentPlan) -> str:
+        """Decoded frames (upright, or as stored for `segment.as_stored`) to the output's coded pictures: those of
+        an output that keeps a display rotation are stored turned back, as its copied frames are."""
         out = plan.output
+        width, height = out.stored_size if segment.as_stored else (out.width, out.height)
         steps = ["setpts=PTS-STARTPTS"]
         if segment.scale:
             steps.append(
-                f"scale={out.width}:{out.height}:force_original_aspect_ratio=decrease"
+                f"scale={width}:{height}:force_original_aspect_ratio=decrease"
                 f"{':flags=fast_bilinear' if plan.preview else ''},"
-                f"pad={out.width}:{out.height}:-1:-1,setsar=1"
+                f"pad={width}:{height}:-1:-1,setsar=1"
             )
         if segment.convert_fps:
             steps.append(f"fps={out.frame_rate}")
+        if out.rotation and not segment.as_stored:
+            steps.append(TURN_BACK[out.rotation])
         steps.append("format=yuv420p")
         if plan.preview:
             steps.append(self.timecode_filter(segment, out.height))
@@ -162,7 +172,10 @@ class FfmpegCommands:
         threading = ["-threads", str(threads)] if threads else []
         filter_threads = ["-filter_threads", str(threads)] if threads else []
         reads = source if proxy is None else proxy
-        return [*self.head(), *filter_threads, *fast_decode, *threading, "-ss", _us(piece.seek), "-t", _us(read),
+        # Frames rotated like the output's are encoded as stored, not turned upright (and back).
+        as_stored = ["-autorotate", "0"] if segment.as_stored else []
+        return [*self.head(), *filter_threads, *fast_decode, *threading, *as_stored,
+                "-ss", _us(piece.seek), "-t", _us(read),
                 "-i", file_url(reads), "-map", "0:v:0", "-vf", self.video_filter(plan, segment),
                 "-frames:v", str(piece.output_frames), *self.encoder_args(plan, segment), *threading,
                 "-an", "-f", "mov", file_url(destination)]
@@ -190,10 +203,13 @@ class FfmpegCommands:
             "-f", "mp4", file_url(destination),
         ]
 
-    def concat_command(self, video_list: Path, audio: Path, destination: Path) -> list[str]:
+    def concat_command(self, plan: RenderPlan, video_list: Path, audio: Path, destination: Path) -> list[str]:
+        """The join, copied; tagged with the display rotation its frames are stored for (pieces encoded from
+        upright pictures carry none of their own)."""
+        rotation = ["-display_rotation", str(plan.output.rotation)] if plan.output.rotation else []
         return [
             *self.head(),
-            "-f", "concat", "-safe", "0", "-i", file_url(video_list),
+            *rotation, "-f", "concat", "-safe", "0", "-i", file_url(video_list),
             "-i", file_url(audio),
             "-map", "0:v:0", "-map", "1:a:0",
             "-c", "copy",

@@ -2,7 +2,8 @@
 like them. One object per codec answers both, so that what may be copied is always what can be matched.
 
 Only H.264 in MP4/MOV is copied today: 8-bit 4:2:0, a B-frame delay libx264 can reproduce, constant frame rate,
-no display rotation (the output turns its pictures upright). Everything else is encoded whole with libx264.
+any display rotation (frames are copied as stored, the output keeps the rotation, so only frames rotated like the
+first clip's join it). Everything else is encoded whole with libx264.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 import attrs
 
 from kalinsky_core.model import VideoCoding
+from kalinsky_core.plan import quarter_turn
 
 
 @attrs.frozen
@@ -44,7 +46,6 @@ class X264Rules:
             coding.codec == self.codec
             and coding.pix_fmt == "yuv420p"
             and coding.reorder_depth in self.REORDER
-            and coding.rotation % 360 == 0
             and coding.constant_rate
         )
 
@@ -52,8 +53,8 @@ class X264Rules:
         return (
             self.copyable(first)
             and self.copyable(other)
-            and (first.profile, first.pix_fmt, first.reorder_depth, first.time_base)
-            == (other.profile, other.pix_fmt, other.reorder_depth, other.time_base)
+            and (first.profile, first.pix_fmt, first.reorder_depth, first.time_base, quarter_turn(first.rotation))
+            == (other.profile, other.pix_fmt, other.reorder_depth, other.time_base, quarter_turn(other.rotation))
         )
 
     def encoder_args(self, coding: VideoCoding | None, settings: EncoderSettings) -> list[str]:

@@ -40,7 +40,7 @@ class FfmpegConcatenator:
         final = self.files.result(assembly_id)
         pieces = [f for s in segments for f in s.video_files]
         await asyncio.to_thread(video_list.write_text, self.commands.concat_list(pieces, probe=False), "utf-8")
-        command = self.commands.concat_command(video_list, Path(audio.path), partial)
+        command = self.commands.concat_command(plan, video_list, Path(audio.path), partial)
         await self.jobs.run(command, "joining the clips", progress, frames=plan.total_frames)
         duration = await self.measure_duration(partial)
         await asyncio.to_thread(os.replace, partial, final)
