@@ -66,7 +66,13 @@ def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | N
         time_base=str(video.get("time_base") or ""),
         rotation=_rotation(video),
         constant_rate=video.get("avg_frame_rate") == video.get("r_frame_rate"),
+        **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range")},
     )
+
+
+def _described(video: dict[str, Any], key: str) -> str:
+    value = str(video.get(key) or "")
+    return "" if value in ("unknown", "unspecified", "reserved") else value
 
 
 def packets_command(ffprobe: str, path: Path) -> list[str]:

@@ -29,6 +29,12 @@ class VideoCoding:
     time_base: str  # the stream's time base, e.g. "1/15360"
     rotation: int = 0  # display rotation, degrees
     constant_rate: bool = True
+    # The colour description, as ffprobe names it ("" where the stream does not say): e.g. "bt2020",
+    # "arib-std-b67" (HLG) or "smpte2084" (PQ), "bt2020nc", "tv"
+    color_primaries: str = ""
+    color_transfer: str = ""
+    color_space: str = ""
+    color_range: str = ""
 
 
 @attrs.frozen

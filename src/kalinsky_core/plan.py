@@ -89,6 +89,9 @@ class VideoFormat:
     height: int
     frame_rate: str
     coding: VideoCoding | None = None
+    #: The first clip's coding, which every encoded frame follows where the codec rules can encode it (codec,
+    #: bit depth, colour description), also when none of its frames are copied; None: the rules' default.
+    target: VideoCoding | None = None
 
     @property
     def fps(self) -> Fraction:
@@ -184,6 +187,7 @@ class SegmentPlan:
     pieces: tuple[Piece, ...] = ()
     #: The source is rotated like the output: its frames are encoded as stored, not turned upright and back.
     as_stored: bool = False
+    coding: VideoCoding | None = None  # the source's, as indexed
 
     @property
     def video(self) -> VideoPath:
@@ -224,7 +228,11 @@ def output_format(first: Source, rules: CodingRules, preview: bool, preview_heig
     keep_coding = not preview and first.coding is not None and rules.copyable(first.coding)
     keep_coding = keep_coding and (width, height) == (first.width, first.height)
     return VideoFormat(
-        width=width, height=height, frame_rate=first.frame_rate, coding=first.coding if keep_coding else None
+        width=width,
+        height=height,
+        frame_rate=first.frame_rate,
+        coding=first.coding if keep_coding else None,
+        target=None if preview else first.coding,
     )
 
 
@@ -309,6 +317,7 @@ def plan_render(
                 fade=min(fade_ms / 1000, float(duration) / 2),
                 pieces=_pieces(source, output, rules, first_frame, stop, output_frames),
                 as_stored=output.rotation != 0 and source_rotation(source) == output.rotation,
+                coding=source.coding,
             )
         )
         offset += duration

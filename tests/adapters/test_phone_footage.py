@@ -1,4 +1,4 @@
-"""Phone footage in clean renders: portrait video stored sideways with a display rotation.
+"""Phone footage in renders: portrait video stored sideways with a display rotation, HEVC, 10-bit HLG.
 
 Sources are 360x640 as displayed and code their frame numbers in stripes (see tests/media.py); `frame_indices`
 decodes the output turned upright, as players show it, so reading the stripes also proves the picture is upright.
@@ -25,7 +25,7 @@ RULES = CodecRules()
 SIZE = "360x640"  # as displayed
 DURATION = 3.0
 #: name: offset coded into its frames
-OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400}
+OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -62,11 +62,13 @@ def expected(clips: Sequence[ClipInput]) -> list[int]:
     return frames
 
 
-async def render(library: Path, out: Path, clips: Sequence[ClipInput]) -> tuple[Assembly, Path]:
+async def render(
+    library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False
+) -> tuple[Assembly, Path]:
     repo = InMemoryRepo()
     await services.reindex(FfprobeProber(library, FFPROBE), repo)
     rendering = ffmpeg_rendering(library, out, FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, RULES, clips, preview=False)
+    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
     done = await services.render_assembly(assembly, repo, rendering)
     assert done.status is AssemblyStatus.DONE, done.error
     return done, out / done.id / "result.mp4"
@@ -121,3 +123,118 @@ async def test_a_rotated_clip_after_an_upright_first_clip_is_turned_upright(libr
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+
+
+# -- HEVC, 10 bits, HLG -------------------------------------------------------------------------------------------
+
+#: A mid-tone patch of known colour (a skin tone) across the top of the picture; the stripes are read below it.
+PATCH = "drawbox=x=0:y=0:w=iw:h=ih/4:color=0xB4783C:t=fill"
+TO_HLG = "zscale=tin=bt709:min=bt709:pin=bt709:t=arib-std-b67:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le"
+HLG_TAGS = ("-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc")
+BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
+X265 = ("-preset", "ultrafast", "-tag:v", "hvc1")
+
+
+@pytest.fixture(scope="module")
+def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hdr-footage")
+    # an iPhone-like HEVC Main 10 HLG clip, `hvc1`, B-frames
+    make_video(folder / "hlg.mov", duration=DURATION, size=SIZE, codec="libx265",
+               extra=("-vf", f"{PATCH},{TO_HLG}", "-pix_fmt", "yuv420p10le", *HLG_TAGS, *X265,
+                      "-x265-params", "log-level=error:keyint=30"))
+    # an Android-like H.264 BT.709 clip
+    make_video(folder / "sdr.mp4", duration=DURATION, size=SIZE, offset=OFFSETS["sdr.mp4"],
+               extra=("-vf", PATCH, *BT709_TAGS, "-sc_threshold", "0"))
+    # HEVC 8-bit SDR without B-frames
+    make_video(folder / "hevc8.mp4", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hevc8.mp4"],
+               extra=(*X265, "-x265-params", "log-level=error:keyint=30:bframes=0"))
+    return folder
+
+
+def colour_tags(video: dict) -> tuple[str, str, str]:
+    return video.get("color_primaries", ""), video.get("color_transfer", ""), video.get("color_space", "")
+
+
+def patch_rgb(path: Path, seconds: float) -> tuple[float, float, float]:
+    """The mean BT.709 RGB colour of the patch in the frame shown at `seconds`, converted from the file's own colour
+    space (BT.709 where it says nothing); read below a preview's burnt-in timecode."""
+    video = stream(probe(path), "video")
+    tag = {key: value for key, value in video.items() if key.startswith("color_") and value != "unknown"}
+    given = (f"tin={tag.get('color_transfer', 'bt709')}:min={tag.get('color_space', 'bt709')}"
+             f":pin={tag.get('color_primaries', 'bt709')}:rin={tag.get('color_range', 'tv')}")
+    raw = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-ss", f"{seconds:.3f}", "-i", str(path), "-frames:v", "1",
+         "-vf", f"crop=iw/2:ih/16:iw/4:ih/8,zscale={given}:t=bt709:m=bt709:p=bt709:r=pc:npl=203,format=rgb24",
+         "-f", "rawvideo", "-"], check=True, capture_output=True).stdout
+    pixels = len(raw) // 3
+    return tuple(sum(raw[channel::3]) / pixels for channel in range(3))  # type: ignore[return-value]
+
+
+def assert_same_colour(got: tuple[float, ...], want: tuple[float, ...], tolerance: float = 8) -> None:
+    # an unconverted (relabelled) SDR patch in HLG is ~40/255 off; converted, a few units at most
+    assert max(abs(a - b) for a, b in zip(got, want)) <= tolerance, (got, want)
+
+
+def segment_middles(done: Assembly) -> list[float]:
+    middles, offset = [], 0.0
+    for clip in done.clips:
+        middles.append(offset + clip.duration / 2)
+        offset += clip.duration
+    return middles
+
+
+async def test_an_hevc_10_bit_hlg_first_clip_gives_an_hevc_10_bit_hlg_output(
+    hdr_library: Path, tmp_path: Path
+) -> None:
+    clips = [ClipInput("hlg.mov", 0.5, 2.5), ClipInput("sdr.mp4", 0.5, 1.5), ClipInput("hlg.mov", 1.0, 2.0)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["reencode"] * 3  # HEVC frames are never copied (see codecs.py)
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["codec_tag_string"], video["profile"], video["pix_fmt"]) == (
+        "hevc", "hvc1", "Main 10", "yuv420p10le")
+    assert colour_tags(video) == ("bt2020", "arib-std-b67", "bt2020nc")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    assert_in_sync(result)
+    # every clip shows its source's colours: the SDR clip was converted into HLG, not relabelled
+    for clip, middle in zip(clips, segment_middles(done)):
+        source_time = (clip.start or 0.0) + (middle - sum(c.duration for c in done.clips[:clips.index(clip)]))
+        assert_same_colour(patch_rgb(result, middle), patch_rgb(hdr_library / str(clip.source), source_time))
+
+
+async def test_an_hlg_clip_after_an_sdr_first_clip_is_converted_to_sdr(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("sdr.mp4", 0.5, 2.5), ClipInput("hlg.mov", 0.5, 1.5)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["smart", "reencode"]
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
+    assert colour_tags(video) == ("bt709", "bt709", "bt709")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    sdr_middle, hlg_middle = segment_middles(done)
+    assert_same_colour(patch_rgb(result, sdr_middle), patch_rgb(hdr_library / "sdr.mp4", 1.5))
+    assert_same_colour(patch_rgb(result, hlg_middle), patch_rgb(hdr_library / "hlg.mov", 1.0))
+
+
+async def test_previews_of_hdr_footage_are_8_bit_h264_sdr(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("hlg.mov", 0.5, 1.5), ClipInput("sdr.mp4", 0.5, 1.5)]
+    done, result = await render(hdr_library, tmp_path, clips, preview=True)
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
+    assert video.get("color_transfer", "") in ("", "unknown", "bt709")  # never HLG-labelled
+    assert frame_indices(result) == expected(clips)
+    hlg_middle, sdr_middle = segment_middles(done)
+    assert_same_colour(patch_rgb(result, hlg_middle), patch_rgb(hdr_library / "hlg.mov", 1.0))
+    assert_same_colour(patch_rgb(result, sdr_middle), patch_rgb(hdr_library / "sdr.mp4", 1.0))
+
+
+async def test_an_hevc_8_bit_first_clip_gives_an_hevc_8_bit_output(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("hevc8.mp4", 0.5, 2.5), ClipInput("hlg.mov", 0.5, 1.5)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["codec_tag_string"], video["profile"], video["pix_fmt"]) == (
+        "hevc", "hvc1", "Main", "yuv420p")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    assert_in_sync(result)
+    assert_same_colour(patch_rgb(result, segment_middles(done)[1]), patch_rgb(hdr_library / "hlg.mov", 1.0))

@@ -15,6 +15,7 @@ import attrs
 
 from kalinsky_adapters.binaries import find_font
 from kalinsky_adapters.ffmpeg.codecs import CodecRules, EncoderSettings
+from kalinsky_adapters.ffmpeg.colour import SDR, Colour, conversion
 from kalinsky_adapters.process import file_url
 from kalinsky_core.model import VideoPath
 from kalinsky_core.plan import Piece, RenderPlan, SegmentPlan
@@ -113,7 +114,10 @@ class FfmpegCommands:
             steps.append(f"fps={out.frame_rate}")
         if out.rotation and not segment.as_stored:
             steps.append(TURN_BACK[out.rotation])
-        steps.append("format=yuv420p")
+        # Previews are always SDR BT.709, what browsers show right; clean renders are in the first clip's colours.
+        output_colour = SDR if plan.preview else Colour.of(out.coding or out.target)
+        steps += conversion(Colour.of(segment.coding), output_colour)
+        steps.append(f"format={self.rules.pix_fmt(out.coding or out.target)}")
         if plan.preview:
             steps.append(self.timecode_filter(segment, out.height))
         return ",".join(steps)
@@ -147,7 +151,8 @@ class FfmpegCommands:
                 "-c:a", "pcm_s16le", "-f", "wav", file_url(destination)]
 
     def encoder_args(self, plan: RenderPlan, segment: SegmentPlan) -> list[str]:
-        args = self.rules.encoder_args(plan.output.coding, self.encoding.for_segment(plan, segment))
+        output = plan.output
+        args = self.rules.encoder_args(output.coding or output.target, self.encoding.for_segment(plan, segment))
         return args + ["-video_track_timescale", str(timescale(plan))]
 
     def piece_command(
