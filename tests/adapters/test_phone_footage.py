@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+import msgspec
 import pytest
 from media import FFMPEG, FFPROBE, frame_indices, make_video, probe, stream
 
@@ -20,12 +21,14 @@ from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
 from kalinsky_core.plan import frame_span
+from kalinsky_web import schemas
 
 RULES = CodecRules()
 SIZE = "360x640"  # as displayed
 DURATION = 3.0
 #: name: offset coded into its frames
-OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400}
+OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400,
+           "iphone.mov": 600}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -148,6 +151,10 @@ def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # HEVC 8-bit SDR without B-frames
     make_video(folder / "hevc8.mp4", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hevc8.mp4"],
                extra=(*X265, "-x265-params", "log-level=error:keyint=30:bframes=0"))
+    # portrait HEVC Main 10 HLG stored sideways with a 90° display matrix, as iPhones record it
+    make_video(folder / "iphone.mov", duration=DURATION, size=SIZE, codec="libx265", rotated=True,
+               offset=OFFSETS["iphone.mov"], extra=("-vf", TO_HLG, "-pix_fmt", "yuv420p10le", *HLG_TAGS, *X265,
+                                                    "-x265-params", "log-level=error:keyint=30"))
     return folder
 
 
@@ -238,3 +245,30 @@ async def test_an_hevc_8_bit_first_clip_gives_an_hevc_8_bit_output(hdr_library: 
     assert decode_errors(result) == ""
     assert_in_sync(result)
     assert_same_colour(patch_rgb(result, segment_middles(done)[1]), patch_rgb(hdr_library / "hlg.mov", 1.0))
+
+
+async def test_indexing_records_the_colour_description_and_the_api_shows_it(hdr_library: Path) -> None:
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(hdr_library, FFPROBE), repo)
+    sources = {source.filename: source for source in await repo.list_sources()}
+    coding = sources["hlg.mov"].coding
+    assert coding is not None
+    assert (coding.codec, coding.pix_fmt, coding.color_primaries, coding.color_transfer, coding.color_space,
+            coding.color_range) == ("hevc", "yuv420p10le", "bt2020", "arib-std-b67", "bt2020nc", "tv")
+    assert sources["hevc8.mp4"].coding is not None and sources["hevc8.mp4"].coding.color_transfer == ""
+    shown = msgspec.to_builtins(schemas.Source.of(sources["hlg.mov"]))["coding"]
+    assert (shown["color_transfer"], shown["color_primaries"], shown["pix_fmt"]) == ("arib-std-b67", "bt2020",
+                                                                                     "yuv420p10le")
+
+
+async def test_a_rotated_hevc_first_clip_is_encoded_upright_in_hevc(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("iphone.mov", 0.5, 2.5), ClipInput("hlg.mov", 1.0, 2.0), ClipInput("sdr.mp4", 0.5, 1.0)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["reencode"] * 3
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["codec_tag_string"], video["pix_fmt"]) == ("hevc", "hvc1", "yuv420p10le")
+    assert (video["width"], video["height"], rotation(video)) == (360, 640, 0)
+    assert colour_tags(video) == ("bt2020", "arib-std-b67", "bt2020nc")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    assert_in_sync(result)
