@@ -3,7 +3,8 @@ like them. One object per codec answers both, so that what may be copied is alwa
 
 Only H.264 in MP4/MOV is copied today: 8-bit 4:2:0, a B-frame delay libx264 can reproduce, constant frame rate,
 any display rotation (frames are copied as stored, the output keeps the rotation, so only frames rotated like the
-first clip's join it). Everything else is encoded whole with libx264.
+first clip's join it), only beside frames of the same colour description. An output whose first clip is HEVC is
+encoded in HEVC (see `X265Rules`); every other output is encoded with libx264.
 """
 
 from __future__ import annotations
