@@ -28,7 +28,7 @@ SIZE = "360x640"  # as displayed
 DURATION = 3.0
 #: name: offset coded into its frames
 OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400,
-           "iphone.mov": 600}
+           "iphone.mov": 600, "pq.mov": 800}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -133,6 +133,8 @@ async def test_a_rotated_clip_after_an_upright_first_clip_is_turned_upright(libr
 #: A mid-tone patch of known colour (a skin tone) across the top of the picture; the stripes are read below it.
 PATCH = "drawbox=x=0:y=0:w=iw:h=ih/4:color=0xB4783C:t=fill"
 TO_HLG = "zscale=tin=bt709:min=bt709:pin=bt709:t=arib-std-b67:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le"
+TO_PQ = "zscale=tin=bt709:min=bt709:pin=bt709:t=smpte2084:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le"
+PQ_TAGS = ("-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc")
 HLG_TAGS = ("-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc")
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
 X265 = ("-preset", "ultrafast", "-tag:v", "hvc1")
@@ -155,6 +157,10 @@ def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_video(folder / "iphone.mov", duration=DURATION, size=SIZE, codec="libx265", rotated=True,
                offset=OFFSETS["iphone.mov"], extra=("-vf", TO_HLG, "-pix_fmt", "yuv420p10le", *HLG_TAGS, *X265,
                                                     "-x265-params", "log-level=error:keyint=30"))
+    # HEVC Main 10 PQ (HDR10-like)
+    make_video(folder / "pq.mov", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["pq.mov"],
+               extra=("-vf", f"{PATCH},{TO_PQ}", "-pix_fmt", "yuv420p10le", *PQ_TAGS, *X265,
+                      "-x265-params", "log-level=error:keyint=30"))
     return folder
 
 
@@ -272,3 +278,17 @@ async def test_a_rotated_hevc_first_clip_is_encoded_upright_in_hevc(hdr_library:
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+
+
+async def test_a_pq_clip_is_tone_mapped_into_an_sdr_output(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("sdr.mp4", 0.0, 1.0), ClipInput("pq.mov", 0.5, 1.5)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["copy", "reencode"]
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["pix_fmt"], colour_tags(video)) == ("h264", "yuv420p", ("bt709",) * 3)
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    # tone mapping darkens, but keeps the hue: relabelled, the patch comes out grey-ish (R/G ~1.15 for ~1.57)
+    (red, green, blue), (red0, green0, blue0) = patch_rgb(result, 1.5), patch_rgb(hdr_library / "pq.mov", 1.0)
+    assert red <= red0 + 8 and green <= green0 + 8 and blue <= blue0 + 8
+    assert abs(red / green - red0 / green0) < 0.1 and abs(green / blue - green0 / blue0) < 0.25, (red, green, blue)
