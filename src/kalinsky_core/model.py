@@ -35,6 +35,11 @@ class VideoCoding:
     color_transfer: str = ""
     color_space: str = ""
     color_range: str = ""
+    # PQ's static HDR metadata, in SMPTE ST 2086 / CTA-861.3 notation ("" when absent): the mastering display as
+    # "G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)" (chromaticities in 0.00002, luminance in 0.0001 cd/m²) and the content
+    # light level as "MaxCLL,MaxFALL" (cd/m²)
+    master_display: str = ""
+    max_cll: str = ""
 
 
 @attrs.frozen

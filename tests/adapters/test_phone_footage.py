@@ -6,6 +6,7 @@ decodes the output turned upright, as players show it, so reading the stripes al
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
 from fractions import Fraction
@@ -134,6 +135,8 @@ async def test_a_rotated_clip_after_an_upright_first_clip_is_turned_upright(libr
 PATCH = "drawbox=x=0:y=0:w=iw:h=ih/4:color=0xB4783C:t=fill"
 TO_HLG = "zscale=tin=bt709:min=bt709:pin=bt709:t=arib-std-b67:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le"
 TO_PQ = "zscale=tin=bt709:min=bt709:pin=bt709:t=smpte2084:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le"
+#: a P3 D65 mastering display of 1000 cd/m², as x265 and SMPTE ST 2086 write it
+MASTERING = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
 PQ_TAGS = ("-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc")
 HLG_TAGS = ("-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc")
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
@@ -160,7 +163,7 @@ def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # HEVC Main 10 PQ (HDR10-like)
     make_video(folder / "pq.mov", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["pq.mov"],
                extra=("-vf", f"{PATCH},{TO_PQ}", "-pix_fmt", "yuv420p10le", *PQ_TAGS, *X265,
-                      "-x265-params", "log-level=error:keyint=30"))
+                      "-x265-params", f"log-level=error:keyint=30:hdr10=1:master-display={MASTERING}:max-cll=1000,400"))
     return folder
 
 
@@ -292,3 +295,30 @@ async def test_a_pq_clip_is_tone_mapped_into_an_sdr_output(hdr_library: Path, tm
     (red, green, blue), (red0, green0, blue0) = patch_rgb(result, 1.5), patch_rgb(hdr_library / "pq.mov", 1.0)
     assert red <= red0 + 8 and green <= green0 + 8 and blue <= blue0 + 8
     assert abs(red / green - red0 / green0) < 0.1 and abs(green / blue - green0 / blue0) < 0.25, (red, green, blue)
+
+
+def hdr_side_data(path: Path) -> dict[str, dict]:
+    """The first frame's HDR side data, by kind."""
+    out = subprocess.run([FFPROBE, "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_frames",
+                          "-of", "json", str(path)], check=True, capture_output=True, text=True).stdout
+    frame = json.loads(out)["frames"][0]
+    return {side["side_data_type"]: side for side in frame.get("side_data_list", ())
+            if side["side_data_type"] in ("Mastering display metadata", "Content light level metadata")}
+
+
+async def test_a_pq_first_clip_keeps_pq_and_its_hdr10_metadata(hdr_library: Path, tmp_path: Path) -> None:
+    repo = InMemoryRepo()
+    await services.reindex(FfprobeProber(hdr_library, FFPROBE), repo)
+    coding = next(source.coding for source in await repo.list_sources() if source.filename == "pq.mov")
+    assert coding is not None and (coding.master_display, coding.max_cll) == (MASTERING, "1000,400")
+    clips = [ClipInput("pq.mov", 0.5, 1.5), ClipInput("sdr.mp4", 0.5, 1.0)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["codec_tag_string"], video["pix_fmt"]) == ("hevc", "hvc1", "yuv420p10le")
+    assert colour_tags(video) == ("bt2020", "smpte2084", "bt2020nc")
+    assert hdr_side_data(result) == hdr_side_data(hdr_library / "pq.mov") != {}
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    pq_middle, sdr_middle = segment_middles(done)
+    assert_same_colour(patch_rgb(result, pq_middle), patch_rgb(hdr_library / "pq.mov", 1.0))
+    assert_same_colour(patch_rgb(result, sdr_middle), patch_rgb(hdr_library / "sdr.mp4", 0.75))

@@ -149,9 +149,19 @@ class X265Rules:
         pix_fmt = self.pix_fmt(coding)
         return [
             "-c:v", "libx265", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt,
-            "-profile:v", self.PROFILES[pix_fmt], "-tag:v", "hvc1", "-x265-params", "log-level=error",
+            "-profile:v", self.PROFILES[pix_fmt], "-tag:v", "hvc1", "-x265-params", self._params(coding),
             *(colour_args(coding) if coding is not None else []),
         ]
+
+    @staticmethod
+    def _params(coding: VideoCoding | None) -> str:
+        """x265's own options: quiet, and PQ's static HDR metadata (HDR10) where the first clip has it."""
+        params = ["log-level=error"]
+        if coding is not None and coding.master_display:
+            params += ["hdr10=1", f"master-display={coding.master_display}"]
+        if coding is not None and coding.max_cll:
+            params += ["hdr10=1", f"max-cll={coding.max_cll}"]
+        return ":".join(dict.fromkeys(params))
 
 
 class CodecRules:
