@@ -28,8 +28,8 @@ RULES = CodecRules()
 SIZE = "360x640"  # as displayed
 DURATION = 3.0
 #: name: offset coded into its frames
-OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400,
-           "iphone.mov": 600, "pq.mov": 800}
+OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "small.mp4": 600, "wide.mp4": 800,
+           "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400, "iphone.mov": 600, "pq.mov": 800}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -55,6 +55,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_video(folder / "upright.mp4", duration=DURATION, size=SIZE, offset=OFFSETS["upright.mp4"],
                extra=("-sc_threshold", "0"))
     make_turned(folder / "turned.mp4", 270, OFFSETS["turned.mp4"])
+    make_video(folder / "small.mp4", duration=DURATION, size="180x320", rotated=True, offset=OFFSETS["small.mp4"])
+    make_video(folder / "wide.mp4", duration=DURATION, size="320x240", offset=OFFSETS["wide.mp4"])
     return folder
 
 
@@ -127,6 +129,26 @@ async def test_a_rotated_clip_after_an_upright_first_clip_is_turned_upright(libr
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+
+
+async def test_clips_of_other_sizes_are_scaled_into_a_rotated_output(library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("phone.mp4", 1.0, 2.0), ClipInput("small.mp4", 0.5, 1.5), ClipInput("wide.mp4", 0.5, 1.5)]
+    done, result = await render(library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["copy", "reencode", "reencode"]
+    video = stream(probe(result), "video")
+    assert (video["width"], video["height"], rotation(video)) == (640, 360, 90)
+    # the wide clip is letterboxed into the portrait picture: its stripes are read inside the picture's middle
+    frames = frame_indices(result)
+    assert frames[:60] == expected(clips[:2])
+    assert decode_errors(result) == ""
+    middle = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-ss", "2.5", "-i", str(result), "-frames:v", "1",
+                             "-vf", "crop=iw:2:0:ih/2", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                            check=True, capture_output=True).stdout
+    top = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-ss", "2.5", "-i", str(result), "-frames:v", "1",
+                          "-vf", "crop=iw:2:0:8", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         check=True, capture_output=True).stdout
+    assert len(middle) == len(top) == 2 * 360  # decoded upright: 360 wide
+    assert max(top) < 40 and max(middle) > 200  # black bars above and below, the picture in between
 
 
 # -- HEVC, 10 bits, HLG -------------------------------------------------------------------------------------------
