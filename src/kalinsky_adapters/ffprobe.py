@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from fractions import Fraction
@@ -67,7 +68,47 @@ def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | N
         time_base=str(video.get("time_base") or ""),
         rotation=_rotation(video),
         constant_rate=video.get("avg_frame_rate") == video.get("r_frame_rate"),
+        **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range")},
     )
+
+
+def _described(video: dict[str, Any], key: str) -> str:
+    value = str(video.get(key) or "")
+    return "" if value in ("unknown", "unspecified", "reserved") else value
+
+
+def first_frame_command(ffprobe: str, path: Path) -> list[str]:
+    """ffprobe decoding the first video frame of `path` only, to read its side data (HDR metadata travels in the
+    stream's SEI, which MP4/MOV muxers do not always repeat in the sample entry)."""
+    return [ffprobe, "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_frames",
+            "-show_entries", "frame=side_data_list", "-of", "json", file_url(path)]
+
+
+def hdr_metadata(report: dict[str, Any]) -> dict[str, str]:
+    """`master_display` and `max_cll` of VideoCoding from `first_frame_command`'s JSON (those found)."""
+    found: dict[str, str] = {}
+    for frame in report.get("frames") or ():
+        for side in frame.get("side_data_list") or ():
+            kind = side.get("side_data_type")
+            try:
+                if kind == "Mastering display metadata":
+                    point = functools.partial(_chromaticity, side)
+                    light = (round(Fraction(side[f"{end}_luminance"]) * 10000) for end in ("max", "min"))
+                    found["master_display"] = (
+                        f"G({point('green')})B({point('blue')})R({point('red')})WP({point('white_point')})"
+                        f"L({','.join(map(str, light))})"
+                    )
+                elif kind == "Content light level metadata":
+                    found["max_cll"] = f"{int(side['max_content'])},{int(side['max_average'])}"
+            except (KeyError, ValueError, ZeroDivisionError):
+                continue
+    return found
+
+
+def _chromaticity(side_data: dict[str, Any], name: str) -> str:
+    """A mastering display's primary or white point in units of 0.00002, as "x,y"."""
+    x, y = (round(Fraction(side_data[f"{name}_{axis}"]) * 50000) for axis in "xy")
+    return f"{x},{y}"
 
 
 def packets_command(ffprobe: str, path: Path) -> list[str]:
@@ -151,9 +192,27 @@ class FfprobeProber:
         except json.JSONDecodeError as error:
             raise ProbeFailed("unreadable ffprobe output") from error
         info = media_info_from_probe(report, file_size)
+        if info.coding is not None and info.coding.color_transfer == "smpte2084":
+            info = await self._with_hdr_metadata(path, info, info.coding)
         if info.coding is None or not self.rules.copyable(info.coding):
             return info
         return await self._with_keyframes(path, info, float((report.get("format") or {}).get("start_time") or 0))
+
+    async def _with_hdr_metadata(self, path: Path, info: MediaInfo, coding: VideoCoding) -> MediaInfo:
+        """Add a PQ video's mastering display and content light level, read from its first frame."""
+        done = await process.run(first_frame_command(self.ffprobe, path))
+        try:
+            found = hdr_metadata(json.loads(done.stdout)) if done.returncode == 0 else {}
+        except json.JSONDecodeError:
+            found = {}
+        if not found:
+            return info
+        described = attrs.evolve(
+            coding,
+            master_display=found.get("master_display", coding.master_display),
+            max_cll=found.get("max_cll", coding.max_cll),
+        )
+        return attrs.evolve(info, coding=described)
 
     async def _with_keyframes(self, path: Path, info: MediaInfo, start_time: float) -> MediaInfo:
         """Add where copies may start and end (read from packet times and flags: fast, nothing is decoded) to a

@@ -29,6 +29,17 @@ class VideoCoding:
     time_base: str  # the stream's time base, e.g. "1/15360"
     rotation: int = 0  # display rotation, degrees
     constant_rate: bool = True
+    # The colour description, as ffprobe names it ("" where the stream does not say): e.g. "bt2020",
+    # "arib-std-b67" (HLG) or "smpte2084" (PQ), "bt2020nc", "tv"
+    color_primaries: str = ""
+    color_transfer: str = ""
+    color_space: str = ""
+    color_range: str = ""
+    # PQ's static HDR metadata, in SMPTE ST 2086 / CTA-861.3 notation ("" when absent): the mastering display as
+    # "G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)" (chromaticities in 0.00002, luminance in 0.0001 cd/m²) and the content
+    # light level as "MaxCLL,MaxFALL" (cd/m²)
+    master_display: str = ""
+    max_cll: str = ""
 
 
 @attrs.frozen

@@ -89,10 +89,28 @@ class VideoFormat:
     height: int
     frame_rate: str
     coding: VideoCoding | None = None
+    #: The first clip's coding, which every encoded frame follows where the codec rules can encode it (codec,
+    #: bit depth, colour description), also when none of its frames are copied; None: the rules' default.
+    target: VideoCoding | None = None
 
     @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
+
+    @property
+    def rotation(self) -> int:
+        """The display rotation the output keeps (degrees, 0..359): that of the copied frames, if any."""
+        return quarter_turn(self.coding.rotation) if self.coding is not None else 0
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """Width and height of the coded pictures: the displayed size turned back by the output's rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
+
+def quarter_turn(degrees: int) -> int:
+    """A display rotation as 0, 90, 180 or 270 degrees (ffprobe reports 270 as -90)."""
+    return round(degrees / 90) % 4 * 90
 
 
 @attrs.frozen
@@ -168,6 +186,9 @@ class SegmentPlan:
     fade: float  # seconds of audio fade in and out
     pieces: tuple[Piece, ...] = ()
     source_identity: FileIdentity | None = None  # the file as indexed (None: indexed without one)
+    #: The source is rotated like the output: its frames are encoded as stored, not turned upright and back.
+    as_stored: bool = False
+    coding: VideoCoding | None = None  # the source's, as indexed
 
     @property
     def video(self) -> VideoPath:
@@ -208,8 +229,17 @@ def output_format(first: Source, rules: CodingRules, preview: bool, preview_heig
     keep_coding = not preview and first.coding is not None and rules.copyable(first.coding)
     keep_coding = keep_coding and (width, height) == (first.width, first.height)
     return VideoFormat(
-        width=width, height=height, frame_rate=first.frame_rate, coding=first.coding if keep_coding else None
+        width=width,
+        height=height,
+        frame_rate=first.frame_rate,
+        coding=first.coding if keep_coding else None,
+        target=None if preview else first.coding,
     )
+
+
+def source_rotation(source: Source) -> int:
+    """The source's display rotation as far as it is known (0..359 degrees)."""
+    return quarter_turn(source.coding.rotation) if source.coding is not None else 0
 
 
 def _pieces(
@@ -288,6 +318,8 @@ def plan_render(
                 fade=min(fade_ms / 1000, float(duration) / 2),
                 pieces=_pieces(source, output, rules, first_frame, stop, output_frames),
                 source_identity=source.identity,
+                as_stored=output.rotation != 0 and source_rotation(source) == output.rotation,
+                coding=source.coding,
             )
         )
         offset += duration

@@ -52,6 +52,10 @@ class VideoCoding(msgspec.Struct):
     """How a source's video is coded: what decides whether its frames can be copied."""
 
     codec: str
+    color_primaries: str  # the colour description as ffprobe names it, "" where the stream does not say
+    color_range: str
+    color_space: str
+    color_transfer: str  # "arib-std-b67": HLG, "smpte2084": PQ
     constant_rate: bool
     level: int
     pix_fmt: str
@@ -83,7 +87,9 @@ class Source(msgspec.Struct):
         return cls(
             codec=source.codec,
             coding=None if coding is None else VideoCoding(
-                codec=coding.codec, constant_rate=coding.constant_rate, level=coding.level, pix_fmt=coding.pix_fmt,
+                codec=coding.codec, color_primaries=coding.color_primaries, color_range=coding.color_range,
+                color_space=coding.color_space, color_transfer=coding.color_transfer,
+                constant_rate=coding.constant_rate, level=coding.level, pix_fmt=coding.pix_fmt,
                 profile=coding.profile, reorder_depth=coding.reorder_depth, rotation=coding.rotation,
                 time_base=coding.time_base,
             ),

@@ -173,3 +173,19 @@ def test_sources_indexed_before_copy_ends_were_copy_whole_gops_only() -> None:
     no_b_frames = attrs.evolve(old, coding=attrs.evolve(H264, reorder_depth=0))
     assert copy_ends(no_b_frames) is None
     assert split_for_copy(15, 100, no_b_frames.keyframes, None) == [(False, 15, 30), (True, 30, 100)]
+
+
+def test_a_rotated_first_clip_keeps_its_rotation_and_its_like_are_encoded_as_stored() -> None:
+    rotated = attrs.evolve(H264, rotation=-90)  # ffprobe's name for 270
+    gop = dict(keyframes=(0, 30, 60, 90), frame_count=120, width=240, height=320)
+    phone = source(1, "phone.mp4", 4.0, coding=rotated, **gop)
+    twin = source(2, "twin.mp4", 4.0, coding=attrs.evolve(H264, rotation=270), **gop)
+    upright = source(3, "upright.mp4", 4.0, coding=H264, **gop)
+    clips = tuple(resolve_clips([ClipInput(n, 0.5, 3.5) for n in (1, 2, 3)], (phone, twin, upright)))
+    plan = plan_render(Assembly(id="asm_001", name=None, preview=False, clips=clips, created="t"),
+                       sources_by_filename((phone, twin, upright)), RULES, fade_ms=50)
+    assert (plan.output.rotation, plan.output.stored_size) == (270, (320, 240))
+    assert [(s.video, s.as_stored) for s in plan.segments] == [("smart", True), ("smart", True), ("reencode", False)]
+    preview = plan_render(Assembly(id="asm_002", name=None, preview=True, clips=clips, created="t"),
+                          sources_by_filename((phone, twin, upright)), RULES, fade_ms=50)
+    assert preview.output.rotation == 0 and not any(s.as_stored for s in preview.segments)  # previews are upright

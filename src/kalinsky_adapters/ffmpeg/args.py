@@ -15,6 +15,7 @@ import attrs
 
 from kalinsky_adapters.binaries import find_font
 from kalinsky_adapters.ffmpeg.codecs import CodecRules, EncoderSettings
+from kalinsky_adapters.ffmpeg.colour import SDR, Colour, conversion
 from kalinsky_adapters.process import file_url
 from kalinsky_core.model import VideoPath
 from kalinsky_core.plan import Piece, RenderPlan, SegmentPlan
@@ -22,6 +23,11 @@ from kalinsky_core.plan import Piece, RenderPlan, SegmentPlan
 AUDIO_RATE = 48000
 #: A codec whitelist that allows no decoder: files opened with it are not decoded while being probed.
 NO_DECODER = "none"
+
+
+#: Filters turning an upright picture into the stored picture of a video displayed with this rotation (the
+#: inverse of what ffmpeg's autorotate applies when decoding it).
+TURN_BACK = {90: "transpose=clock", 180: "hflip,vflip", 270: "transpose=cclock"}
 
 
 def escape_filter_value(value: str) -> str:
@@ -94,17 +100,25 @@ class FfmpegCommands:
         )
 
     def video_filter(self, plan: RenderPlan, segment: SegmentPlan) -> str:
+        """Decoded frames (upright, or as stored for `segment.as_stored`) to the output's coded pictures: those of
+        an output that keeps a display rotation are stored turned back, as its copied frames are."""
         out = plan.output
+        width, height = out.stored_size if segment.as_stored else (out.width, out.height)
         steps = ["setpts=PTS-STARTPTS"]
         if segment.scale:
             steps.append(
-                f"scale={out.width}:{out.height}:force_original_aspect_ratio=decrease"
+                f"scale={width}:{height}:force_original_aspect_ratio=decrease"
                 f"{':flags=fast_bilinear' if plan.preview else ''},"
-                f"pad={out.width}:{out.height}:-1:-1,setsar=1"
+                f"pad={width}:{height}:-1:-1,setsar=1"
             )
         if segment.convert_fps:
             steps.append(f"fps={out.frame_rate}")
-        steps.append("format=yuv420p")
+        if out.rotation and not segment.as_stored:
+            steps.append(TURN_BACK[out.rotation])
+        # Previews are always SDR BT.709, what browsers show right; clean renders are in the first clip's colours.
+        output_colour = SDR if plan.preview else Colour.of(out.coding or out.target)
+        steps += conversion(Colour.of(segment.coding), output_colour)
+        steps.append(f"format={self.rules.pix_fmt(out.coding or out.target)}")
         if plan.preview:
             steps.append(self.timecode_filter(segment, out.height))
         return ",".join(steps)
@@ -138,7 +152,8 @@ class FfmpegCommands:
                 "-c:a", "pcm_s16le", "-f", "wav", file_url(destination)]
 
     def encoder_args(self, plan: RenderPlan, segment: SegmentPlan) -> list[str]:
-        args = self.rules.encoder_args(plan.output.coding, self.encoding.for_segment(plan, segment))
+        output = plan.output
+        args = self.rules.encoder_args(output.coding or output.target, self.encoding.for_segment(plan, segment))
         return args + ["-video_track_timescale", str(timescale(plan))]
 
     def piece_command(
@@ -163,7 +178,10 @@ class FfmpegCommands:
         threading = ["-threads", str(threads)] if threads else []
         filter_threads = ["-filter_threads", str(threads)] if threads else []
         reads = source if proxy is None else proxy
-        return [*self.head(), *filter_threads, *fast_decode, *threading, "-ss", _us(piece.seek), "-t", _us(read),
+        # Frames rotated like the output's are encoded as stored, not turned upright (and back).
+        as_stored = ["-autorotate", "0"] if segment.as_stored else []
+        return [*self.head(), *filter_threads, *fast_decode, *threading, *as_stored,
+                "-ss", _us(piece.seek), "-t", _us(read),
                 "-i", file_url(reads), "-map", "0:v:0", "-vf", self.video_filter(plan, segment),
                 "-frames:v", str(piece.output_frames), *self.encoder_args(plan, segment), *threading,
                 "-an", "-f", "mov", file_url(destination)]
@@ -191,10 +209,13 @@ class FfmpegCommands:
             "-f", "mp4", file_url(destination),
         ]
 
-    def concat_command(self, video_list: Path, audio: Path, destination: Path) -> list[str]:
+    def concat_command(self, plan: RenderPlan, video_list: Path, audio: Path, destination: Path) -> list[str]:
+        """The join, copied; tagged with the display rotation its frames are stored for (pieces encoded from
+        upright pictures carry none of their own)."""
+        rotation = ["-display_rotation", str(plan.output.rotation)] if plan.output.rotation else []
         return [
             *self.head(),
-            "-f", "concat", "-safe", "0", "-i", file_url(video_list),
+            *rotation, "-f", "concat", "-safe", "0", "-i", file_url(video_list),
             "-i", file_url(audio),
             "-map", "0:v:0", "-map", "1:a:0",
             "-c", "copy",

@@ -2,16 +2,20 @@
 like them. One object per codec answers both, so that what may be copied is always what can be matched.
 
 Only H.264 in MP4/MOV is copied today: 8-bit 4:2:0, a B-frame delay libx264 can reproduce, constant frame rate,
-no display rotation (the output turns its pictures upright). Everything else is encoded whole with libx264.
+any display rotation (frames are copied as stored, the output keeps the rotation, so only frames rotated like the
+first clip's join it), only beside frames of the same colour description. An output whose first clip is HEVC is
+encoded in HEVC (see `X265Rules`); every other output is encoded with libx264.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 import attrs
 
 from kalinsky_core.model import VideoCoding
+from kalinsky_core.plan import quarter_turn
 
 
 @attrs.frozen
@@ -20,6 +24,37 @@ class EncoderSettings:
 
     preset: str
     crf: float
+
+
+def colour(coding: VideoCoding) -> tuple[str, str, str, str]:
+    return coding.color_primaries, coding.color_transfer, coding.color_space, coding.color_range
+
+
+def colour_args(coding: VideoCoding) -> list[str]:
+    """Encoder options that tag the output with `coding`'s colour description, where it has one."""
+    options = zip(("-color_primaries", "-color_trc", "-colorspace", "-color_range"), colour(coding))
+    return [arg for option, value in options if value for arg in (option, value)]
+
+
+class CodecRule(Protocol):
+    """What Kalinsky knows of one codec: whether its frames may be copied (and next to which), and how to encode
+    frames of an output coded with it."""
+
+    codec: str
+
+    def copyable(self, coding: VideoCoding) -> bool: ...
+
+    def joinable(self, first: VideoCoding, other: VideoCoding) -> bool: ...
+
+    def encodes(self, coding: VideoCoding) -> bool:
+        """Whether an output whose first clip is coded so can be encoded in that codec."""
+        ...
+
+    def pix_fmt(self, coding: VideoCoding | None) -> str:
+        """The pixel format frames are encoded in, for an output following `coding`."""
+        ...
+
+    def encoder_args(self, coding: VideoCoding | None, settings: EncoderSettings) -> list[str]: ...
 
 
 class X264Rules:
@@ -44,7 +79,6 @@ class X264Rules:
             coding.codec == self.codec
             and coding.pix_fmt == "yuv420p"
             and coding.reorder_depth in self.REORDER
-            and coding.rotation % 360 == 0
             and coding.constant_rate
         )
 
@@ -52,14 +86,25 @@ class X264Rules:
         return (
             self.copyable(first)
             and self.copyable(other)
-            and (first.profile, first.pix_fmt, first.reorder_depth, first.time_base)
-            == (other.profile, other.pix_fmt, other.reorder_depth, other.time_base)
+            and (first.profile, first.pix_fmt, first.reorder_depth, first.time_base, quarter_turn(first.rotation))
+            == (other.profile, other.pix_fmt, other.reorder_depth, other.time_base, quarter_turn(other.rotation))
+            and colour(first) == colour(other)
         )
 
+    def encodes(self, coding: VideoCoding) -> bool:
+        return coding.codec == self.codec
+
+    def pix_fmt(self, coding: VideoCoding | None) -> str:
+        return "yuv420p"
+
     def encoder_args(self, coding: VideoCoding | None, settings: EncoderSettings) -> list[str]:
-        """libx264 arguments; with `coding`, set up like the frames coded so (profile, level, B-frame delay)."""
+        """libx264 arguments; with `coding`, tagged with its colour description, and for a copyable one set up like
+        the frames coded so (profile, level, B-frame delay)."""
         args = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p"]
         if coding is None:
+            return args
+        args += colour_args(coding)
+        if not self.copyable(coding):
             return args
         profile = self.PROFILES.get(coding.profile, "high")
         args += ["-profile:v", profile]
@@ -69,11 +114,64 @@ class X264Rules:
         return args + ["-x264-params", ":".join(f"{key}={value}" for key, value in params.items())]
 
 
-class CodecRules:
-    """The `CodingRules` port over the codecs Kalinsky copies, and the encoder for everything else."""
+class X265Rules:
+    """HEVC outputs: HEVC first clips give HEVC outputs, encoded by libx265 in the clip's bit depth (Main or Main 10)
+    and colour description, tagged `hvc1` as Apple's players require.
 
-    def __init__(self, *codecs: X264Rules) -> None:
-        self._by_codec = {rules.codec: rules for rules in codecs or (X264Rules(),)}
+    HEVC frames are not copied. With `hvc1`, every parameter set must be in the sample entry, and none in the
+    stream; x265 (which has no option to choose parameter-set ids) writes VPS, SPS and PPS of its own with the ids
+    the source's use, so frames it encodes cannot sit next to copied ones without redefining them mid-stream, which
+    decoders that read only the sample entry get wrong. Each HEVC clip is encoded whole instead.
+    """
+
+    codec = "hevc"
+    #: pixel formats kept as they are → the profile that carries them
+    PROFILES: Mapping[str, str] = {"yuv420p": "main", "yuv420p10le": "main10"}
+
+    def copyable(self, coding: VideoCoding) -> bool:
+        return False
+
+    def joinable(self, first: VideoCoding, other: VideoCoding) -> bool:
+        return False
+
+    def encodes(self, coding: VideoCoding) -> bool:
+        return coding.codec == self.codec
+
+    def pix_fmt(self, coding: VideoCoding | None) -> str:
+        """The clip's own 4:2:0 format, 8 or 10 bits; other formats are encoded as 10-bit 4:2:0 when deeper than 8
+        bits, else 8-bit."""
+        if coding is None or coding.pix_fmt in self.PROFILES:
+            return coding.pix_fmt if coding is not None else "yuv420p"
+        deep = any(depth in coding.pix_fmt for depth in ("10", "12", "16"))
+        return "yuv420p10le" if deep else "yuv420p"
+
+    def encoder_args(self, coding: VideoCoding | None, settings: EncoderSettings) -> list[str]:
+        pix_fmt = self.pix_fmt(coding)
+        return [
+            "-c:v", "libx265", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt,
+            "-profile:v", self.PROFILES[pix_fmt], "-tag:v", "hvc1", "-x265-params", self._params(coding),
+            *(colour_args(coding) if coding is not None else []),
+        ]
+
+    @staticmethod
+    def _params(coding: VideoCoding | None) -> str:
+        """x265's own options: quiet, and PQ's static HDR metadata (HDR10) where the first clip has it."""
+        params = ["log-level=error"]
+        if coding is not None and coding.master_display:
+            params += ["hdr10=1", f"master-display={coding.master_display}"]
+        if coding is not None and coding.max_cll:
+            params += ["hdr10=1", f"max-cll={coding.max_cll}"]
+        return ":".join(dict.fromkeys(params))
+
+
+class CodecRules:
+    """The `CodingRules` port over the codecs Kalinsky knows, and the encoder for everything else (the first
+    codec's)."""
+
+    def __init__(self, *codecs: CodecRule) -> None:
+        self._by_codec: dict[str, CodecRule] = {
+            rules.codec: rules for rules in codecs or (X264Rules(), X265Rules())
+        }
         self._default = next(iter(self._by_codec.values()))
 
     def copyable(self, coding: VideoCoding) -> bool:
@@ -84,9 +182,16 @@ class CodecRules:
         rules = self._by_codec.get(first.codec)
         return rules is not None and first.codec == other.codec and rules.joinable(first, other)
 
+    def _encoder(self, coding: VideoCoding | None) -> CodecRule:
+        rules = self._by_codec.get(coding.codec) if coding is not None else None
+        return rules if rules is not None and coding is not None and rules.encodes(coding) else self._default
+
+    def pix_fmt(self, coding: VideoCoding | None) -> str:
+        """The pixel format of the frames encoded for an output following `coding`."""
+        return self._encoder(coding).pix_fmt(coding)
+
     def encoder_args(self, coding: VideoCoding | None, settings: EncoderSettings) -> list[str]:
-        """The encoder for frames of an output coded like `coding` (None: no frames are copied, the default
-        encoder's own choice)."""
-        if coding is None or not self.copyable(coding):
-            return self._default.encoder_args(None, settings)
-        return self._by_codec[coding.codec].encoder_args(coding, settings)
+        """The encoder for frames of an output following `coding`: set up like its frames where they are copied,
+        in its codec and colours where that codec is known, else the default encoder's own choice."""
+        encoder = self._encoder(coding)
+        return encoder.encoder_args(coding if coding is not None and encoder.encodes(coding) else None, settings)

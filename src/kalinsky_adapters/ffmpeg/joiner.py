@@ -49,7 +49,7 @@ class FfmpegConcatenator:
         final = self.files.result(assembly_id)
         pieces = [f for s in segments for f in s.video_files]
         await asyncio.to_thread(video_list.write_text, self.commands.concat_list(pieces, probe=False), "utf-8")
-        command = self.commands.concat_command(video_list, Path(audio.path), partial)
+        command = self.commands.concat_command(plan, video_list, Path(audio.path), partial)
         join = functools.partial(self.jobs.run, command, "joining the clips", progress, frames=plan.total_frames)
         keys = [self.cache.key_of(name) for name in [*pieces, audio.path]] if self.cache is not None else [None]
         if self.cache is None or None in keys:
