@@ -14,6 +14,7 @@ from kalinsky_adapters.binaries import find_executable
 from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
 from kalinsky_adapters.ffprobe import FfprobeProber
+from kalinsky_adapters.health import Readiness
 from kalinsky_adapters.locks import FileLock
 from kalinsky_adapters.otio import OtioExporter
 from kalinsky_adapters.proxies import PreviewProxies
@@ -22,6 +23,7 @@ from kalinsky_adapters.settings import Settings
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.telemetry import Metrics
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_core import services
 from kalinsky_core.model import Assembly
@@ -38,12 +40,13 @@ async def open_repo(settings: Settings) -> AsyncIterator[SqliteRepo]:
 
 
 async def start_runner(
-    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering
+    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics
 ) -> AsyncIterator[RenderRunner]:
     async def render(assembly: Assembly) -> Assembly:
         return await services.render_assembly(assembly, repo, rendering)
 
-    runner = RenderRunner(render, max_concurrent=settings.max_renders)
+    runner = RenderRunner(metrics.observed(render), max_concurrent=settings.max_renders)
+    metrics.watch_queue(lambda: len(runner.active))
     try:
         yield runner
     finally:
@@ -107,11 +110,14 @@ class Container(containers.DeclarativeContainer):
         rules=rules,
         files=files,
     )
-    runner = providers.Resource(start_runner, settings, repo, rendering)
+    metrics = providers.Singleton(Metrics)
+    runner = providers.Resource(start_runner, settings, repo, rendering, metrics)
     index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))
 
     # The use cases every entrypoint calls.
-    library = providers.Singleton(services.SourceLibrary, prober, repo, index_lock, proxies)
+    library = providers.Singleton(
+        services.SourceLibrary, prober, repo, index_lock, proxies, on_reindexed=metrics.provided.reindexed
+    )
     desk = providers.Singleton(services.AssemblyDesk, repo, rules, runner, files)
 
     # What the web app shows of sources and assemblies besides the API's JSON.
@@ -119,3 +125,8 @@ class Container(containers.DeclarativeContainer):
         FfmpegThumbnailer, sources, providers.Callable(derived_dir, settings, "thumbnails"), ffmpeg
     )
     timelines = providers.Singleton(OtioExporter, settings.provided.sources_dir, files)
+
+    # What operators see: readiness checks and metrics.
+    readiness = providers.Singleton(
+        Readiness, repo, ffmpeg, ffprobe, settings.provided.output_dir, settings.provided.data_dir
+    )

@@ -13,6 +13,10 @@ import attrs
 PREFIX = "KALINSKY_"
 
 
+#: Values of KALINSKY_LOG_FORMAT.
+LOG_FORMATS = ("text", "json")
+
+
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the environment variable."""
 
@@ -37,6 +41,7 @@ class Settings:
     max_renders: int = attrs.field(factory=_default_max_renders)
     preview_height: int = 720
     preview_proxies: bool = True
+    log_format: str = "text"  # or "json": one JSON object per log line
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +91,14 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} is not an executable program: {value!r}")
             return value
 
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = raw(name)
+            if value is None:
+                return default
+            if value.lower() not in allowed:
+                raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}")
+            return value.lower()
+
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
             sources_dir=Path(raw("SOURCES_DIR") or "sources"),
@@ -101,4 +114,5 @@ class Settings:
             max_renders=integer("MAX_RENDERS", _default_max_renders(), 1),
             preview_height=integer("PREVIEW_HEIGHT", 720, 16),
             preview_proxies=boolean("PREVIEW_PROXIES", True),
+            log_format=choice("LOG_FORMAT", "text", LOG_FORMATS),
         )

@@ -11,7 +11,7 @@ import enum
 import logging
 import posixpath
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 import attrs
@@ -265,12 +265,17 @@ class SourceLibrary:
     repo: AssemblyRepo
     lock: IndexLock
     derived: DerivedMedia | None = None
+    #: Told of every reindex and the seconds it took (e.g. for metrics).
+    on_reindexed: Callable[[SourceIndex, float], None] | None = None
 
     async def reindex(self, derive: Derive = Derive.BACKGROUND) -> SourceIndex:
         """Probe the folder and replace the index (one reindex at a time, across processes), then bring derived
         media in line with it."""
         async with self.lock():
+            started = time.monotonic()
             index = await reindex(self.prober, self.repo)
+        if self.on_reindexed is not None:
+            self.on_reindexed(index, time.monotonic() - started)
         await self._derive(index.sources, derive)
         return index
 

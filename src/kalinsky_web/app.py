@@ -15,6 +15,7 @@ from litestar import Litestar, MediaType, Request, Response, asgi
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
@@ -32,6 +33,7 @@ from kalinsky_core.errors import (
     NotIndexed,
     SourceNotFound,
 )
+from kalinsky_web.operations import OperationsController
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.schemas import ErrorBody
 from kalinsky_web.source_media import SourceMediaController
@@ -106,7 +108,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
 
     route_handlers: list[Any] = [
-        SourcesController, SourceMediaController, AssembliesController, output_files(container.files())
+        SourcesController, SourceMediaController, AssembliesController, OperationsController,
+        output_files(container.files()),
     ]
     if FRONTEND_DIR.is_dir():
         route_handlers.append(
@@ -121,12 +124,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "source_files": from_container(container.sources),
             "thumbnailer": from_container(container.thumbnailer),
             "timelines": from_container(container.timelines),
+            "readiness": from_container(container.readiness),
+            "metrics": from_container(container.metrics),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
         openapi_config=OpenAPIConfig(title="Kalinsky", version="0.1.0", path="/api/schema"),
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],
+        # Litestar's records go to the root logger, which the server configures (KALINSKY_LOG_FORMAT).
+        logging_config=LoggingConfig(
+            configure_root_logger=False, loggers={"litestar": {"level": "INFO", "propagate": True}}
+        ),
     )
     app.state.container = container
     return app

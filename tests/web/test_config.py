@@ -20,13 +20,16 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.auto_reindex is True and settings.max_renders >= 1
     assert settings.ffmpeg_bin is None and settings.ffprobe_bin is None
     assert (settings.preview_height, settings.preview_proxies) == (720, True)
+    assert settings.log_format == "text"
 
 
 def test_variables_override_and_db_path_follows_the_data_dir() -> None:
     settings = Settings.from_env({
         "KALINSKY_DATA_DIR": "/srv/data", "KALINSKY_AUTO_REINDEX": "false", "KALINSKY_MAX_RENDERS": "3",
         "KALINSKY_AUDIO_BITRATE": "192k", "KALINSKY_FFMPEG_BIN": sys.executable, "KALINSKY_PREVIEW_PROXIES": "off",
+        "KALINSKY_LOG_FORMAT": "JSON",
     })
+    assert settings.log_format == "json"
     assert settings.preview_proxies is False
     assert settings.db_path == Path("/srv/data/kalinsky.db")
     assert (settings.auto_reindex, settings.max_renders, settings.audio_bitrate) == (False, 3, "192k")
@@ -37,7 +40,7 @@ def test_variables_override_and_db_path_follows_the_data_dir() -> None:
     ("name", "value"),
     [("AUDIO_FADE_MS", "-5"), ("AUDIO_FADE_MS", "fifty"), ("MAX_RENDERS", "0"), ("AUTO_REINDEX", "maybe"),
      ("AUDIO_BITRATE", "loud"), ("AUDIO_CODEC", "aac; rm"), ("FFMPEG_BIN", "/no/such/ffmpeg"),
-     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes")],
+     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("LOG_FORMAT", "xml")],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"KALINSKY_{name}"):
