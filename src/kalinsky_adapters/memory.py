@@ -58,6 +58,13 @@ class InMemoryRepo:
             duration=assembly.duration,
         )
 
+    async def delete(self, assembly_id: str) -> bool:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or not stored.status.is_final:
+            return False
+        del self._assemblies[assembly_id]
+        return True
+
 
 class FakeProber:
     """A MediaProber over a fixed folder: each file maps to its MediaInfo, or to the reason it is unreadable."""

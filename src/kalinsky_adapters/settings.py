@@ -42,6 +42,7 @@ class Settings:
     preview_height: int = 720
     preview_proxies: bool = True
     log_format: str = "text"  # or "json": one JSON object per log line
+    keep_days: float | None = None  # finished renders older than this are deleted; None keeps them all
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +100,14 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}")
             return value.lower()
 
+        def days(name: str) -> float | None:
+            value = raw(name)
+            if value is None:
+                return None
+            if not re.fullmatch(r"\d+(\.\d+)?", value) or float(value) <= 0:
+                raise ConfigError(f"{PREFIX}{name} must be a number of days > 0, got {value!r}")
+            return float(value)
+
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
             sources_dir=Path(raw("SOURCES_DIR") or "sources"),
@@ -115,4 +124,5 @@ class Settings:
             preview_height=integer("PREVIEW_HEIGHT", 720, 16),
             preview_proxies=boolean("PREVIEW_PROXIES", True),
             log_format=choice("LOG_FORMAT", "text", LOG_FORMATS),
+            keep_days=days("KEEP_DAYS"),
         )

@@ -258,6 +258,17 @@ class SqliteRepo:
                  assembly.id),
             )
 
+    async def delete(self, assembly_id: str) -> bool:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM assemblies WHERE id = ? AND status != 'processing'", (assembly_id,)
+            ) as cursor:
+                if await cursor.fetchone() is None:
+                    return False
+            await db.execute("DELETE FROM clips WHERE assembly_id = ?", (assembly_id,))
+            await db.execute("DELETE FROM assemblies WHERE id = ?", (assembly_id,))
+            return True
+
 
 def main(argv: Sequence[str] = sys.argv[1:]) -> None:
     if len(argv) != 1:

@@ -46,6 +46,13 @@ class AssemblyFinished(KalinskyError):
         super().__init__(f"Assembly {assembly_id} is already {status}")
 
 
+class AssemblyProcessing(KalinskyError):
+    """A change that only a finished assembly allows (deleting it), asked while it still renders."""
+
+    def __init__(self, assembly_id: str) -> None:
+        super().__init__(f"Assembly {assembly_id} is still processing")
+
+
 class ProbeFailed(KalinskyError):
     """A media file that ffprobe (or another prober) cannot read as a video."""
 

@@ -141,3 +141,8 @@ class AssemblyRepo(Protocol):
         Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
         so a render that ends after its assembly was cancelled cannot bring it back."""
         ...
+
+    async def delete(self, assembly_id: str) -> bool:
+        """Remove a finished assembly's record (its clips too); False if there was none, or it is still
+        `processing`. Its number is never handed out again."""
+        ...

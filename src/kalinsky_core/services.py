@@ -12,11 +12,18 @@ import logging
 import posixpath
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import attrs
 
-from kalinsky_core.errors import AssemblyFinished, AssemblyNotFound, KalinskyError, NotIndexed, ProbeFailed
+from kalinsky_core.errors import (
+    AssemblyFinished,
+    AssemblyNotFound,
+    AssemblyProcessing,
+    KalinskyError,
+    NotIndexed,
+    ProbeFailed,
+)
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
     Assembly,
@@ -244,6 +251,45 @@ async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: Rende
     return cancelled
 
 
+async def delete_assembly(repo: AssemblyRepo, files: RenderFiles, assembly_id: str) -> Assembly:
+    """Remove a finished (done, failed or cancelled) assembly: its files, then its record. What it was is returned.
+
+    Files go first: should removing them fail, the record stays and the delete can be asked again."""
+    assembly = await get_assembly(repo, assembly_id)
+    if not assembly.status.is_final:
+        raise AssemblyProcessing(assembly.id)
+    await files.discard(assembly.id)
+    if not await repo.delete(assembly.id):
+        raise AssemblyNotFound()  # another request deleted it meanwhile
+    return assembly
+
+
+def created_before(assembly: Assembly, cutoff: datetime) -> bool:
+    """Whether the assembly was created before `cutoff` (an aware datetime); an unreadable date never is."""
+    try:
+        created = datetime.fromisoformat(assembly.created.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return created < cutoff
+
+
+async def delete_older_than(
+    repo: AssemblyRepo, files: RenderFiles, days: float, now: datetime | None = None
+) -> list[str]:
+    """Delete every finished assembly created more than `days` ago; the ids deleted, oldest first. Renders still
+    processing are kept, however old."""
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    deleted: list[str] = []
+    for assembly in reversed(await repo.list()):
+        if assembly.status.is_final and created_before(assembly, cutoff):
+            await files.discard(assembly.id)
+            if await repo.delete(assembly.id):
+                deleted.append(assembly.id)
+    return deleted
+
+
 async def unfinished_assemblies(repo: AssemblyRepo) -> list[Assembly]:
     """Assemblies left in `processing` (e.g. by a stop mid-render), oldest first, to be rendered again."""
     return [assembly for assembly in reversed(await repo.list()) if assembly.status is AssemblyStatus.PROCESSING]
@@ -335,6 +381,17 @@ class AssemblyDesk:
 
     async def cancel(self, assembly_id: str) -> Assembly:
         return await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+
+    async def delete(self, assembly_id: str) -> Assembly:
+        """Remove a finished assembly's files and record; AssemblyProcessing while it renders."""
+        return await delete_assembly(self.repo, self.files, assembly_id)
+
+    async def delete_older_than(self, days: float) -> list[str]:
+        """Remove the finished assemblies created more than `days` ago; their ids."""
+        deleted = await delete_older_than(self.repo, self.files, days)
+        if deleted:
+            log.info("deleted %d assemblies older than %g days: %s", len(deleted), days, ", ".join(deleted))
+        return deleted
 
     async def resume_unfinished(self) -> list[Assembly]:
         """Queue again the renders a previous run left unfinished, oldest first."""

@@ -28,11 +28,13 @@ from kalinsky_core import services
 from kalinsky_core.errors import (
     AssemblyFinished,
     AssemblyNotFound,
+    AssemblyProcessing,
     InvalidClip,
     KalinskyError,
     NotIndexed,
     SourceNotFound,
 )
+from kalinsky_web import retention
 from kalinsky_web.operations import OperationsController
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.schemas import ErrorBody
@@ -52,6 +54,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
     InvalidClip: HTTP_422_UNPROCESSABLE_ENTITY,
     AssemblyNotFound: HTTP_404_NOT_FOUND,
     AssemblyFinished: HTTP_409_CONFLICT,
+    AssemblyProcessing: HTTP_409_CONFLICT,
 }
 
 
@@ -105,7 +108,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         async with Lifespan(container):
             library, desk = await resolve(container.library), await resolve(container.desk)
             await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
-            yield
+            async with retention.pruning(desk, settings.keep_days):
+                yield
 
     route_handlers: list[Any] = [
         SourcesController, SourceMediaController, AssembliesController, OperationsController,

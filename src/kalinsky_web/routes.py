@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, MediaType, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from kalinsky_web.dependencies import Desk, Library, OutputUrl, TimelineExport
 from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, Source, error_responses
@@ -65,6 +65,17 @@ class AssembliesController(Controller):
     )
     async def cancel(self, assembly_id: FromPath[str], desk: Desk, output_url: OutputUrl) -> Assembly:
         return Assembly.of(await desk.cancel(assembly_id), output_url(assembly_id))
+
+    @delete(
+        "/{assembly_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a finished assembly: its files and its record",
+        description="For `done`, `failed` and `cancelled` assemblies; its id is never handed out again. "
+        "409 while it renders (cancel it first), 404 once deleted.",
+        responses=error_responses(e404=NO_ASSEMBLY, e409="The assembly is still processing"),
+    )
+    async def delete_assembly(self, assembly_id: FromPath[str], desk: Desk) -> None:
+        await desk.delete(assembly_id)
 
     @get(
         "/{assembly_id:str}/otio",

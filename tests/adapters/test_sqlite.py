@@ -58,6 +58,22 @@ async def test_sequence_never_hands_out_a_number_twice(tmp_path: Path) -> None:
     assert numbers == sorted(set(numbers)) and numbers[-1] == 21
 
 
+async def test_delete_removes_a_finished_assembly_and_its_number_stays_taken(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        first, second = assembly(await repo.next_sequence()), assembly(await repo.next_sequence())
+        await repo.add(first)
+        await repo.add(second)
+        assert await repo.delete(second.id) is False  # still processing
+        await repo.save_state(second.completed(1.0))
+        assert await repo.delete(second.id) is True
+        assert await repo.delete(second.id) is False and await repo.get(second.id) is None
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        assert db.execute("SELECT count(*) FROM clips WHERE assembly_id = ?", (second.id,)).fetchone() == (0,)
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.list() == [first]
+        assert await repo.next_sequence() == 3  # the deleted asm_002 is never handed out again
+
+
 async def test_database_is_in_wal_mode(tmp_path: Path) -> None:
     async with SqliteRepo(tmp_path / "k.db"):
         pass

@@ -30,6 +30,8 @@ def test_variables_override_and_db_path_follows_the_data_dir() -> None:
         "KALINSKY_LOG_FORMAT": "JSON",
     })
     assert settings.log_format == "json"
+    assert Settings.from_env({}).keep_days is None
+    assert Settings.from_env({"KALINSKY_KEEP_DAYS": "0.5"}).keep_days == 0.5
     assert settings.preview_proxies is False
     assert settings.db_path == Path("/srv/data/kalinsky.db")
     assert (settings.auto_reindex, settings.max_renders, settings.audio_bitrate) == (False, 3, "192k")
@@ -40,7 +42,8 @@ def test_variables_override_and_db_path_follows_the_data_dir() -> None:
     ("name", "value"),
     [("AUDIO_FADE_MS", "-5"), ("AUDIO_FADE_MS", "fifty"), ("MAX_RENDERS", "0"), ("AUTO_REINDEX", "maybe"),
      ("AUDIO_BITRATE", "loud"), ("AUDIO_CODEC", "aac; rm"), ("FFMPEG_BIN", "/no/such/ffmpeg"),
-     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("LOG_FORMAT", "xml")],
+     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("LOG_FORMAT", "xml"),
+     ("KEEP_DAYS", "0"), ("KEEP_DAYS", "-1"), ("KEEP_DAYS", "a week")],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"KALINSKY_{name}"):
