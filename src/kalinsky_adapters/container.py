@@ -16,6 +16,7 @@ from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.health import Readiness
 from kalinsky_adapters.locks import FileLock
+from kalinsky_adapters.notices import FinishedNotices
 from kalinsky_adapters.otio import OtioExporter
 from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
@@ -40,10 +41,13 @@ async def open_repo(settings: Settings) -> AsyncIterator[SqliteRepo]:
 
 
 async def start_runner(
-    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics
+    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics, notices: FinishedNotices
 ) -> AsyncIterator[RenderRunner]:
     async def render(assembly: Assembly) -> Assembly:
-        return await services.render_assembly(assembly, repo, rendering)
+        finished = await services.render_assembly(assembly, repo, rendering)
+        if finished.status.is_final:
+            notices.publish(finished)
+        return finished
 
     runner = RenderRunner(metrics.observed(render), max_concurrent=settings.max_renders)
     metrics.watch_queue(lambda: len(runner.active))
@@ -111,14 +115,17 @@ class Container(containers.DeclarativeContainer):
         files=files,
     )
     metrics = providers.Singleton(Metrics)
-    runner = providers.Resource(start_runner, settings, repo, rendering, metrics)
+    notices = providers.Singleton(FinishedNotices)
+    runner = providers.Resource(start_runner, settings, repo, rendering, metrics, notices)
     index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))
 
     # The use cases every entrypoint calls.
     library = providers.Singleton(
         services.SourceLibrary, prober, repo, index_lock, proxies, on_reindexed=metrics.provided.reindexed
     )
-    desk = providers.Singleton(services.AssemblyDesk, repo, rules, runner, files)
+    desk = providers.Singleton(
+        services.AssemblyDesk, repo, rules, runner, files, on_finished=notices.provided.publish
+    )
 
     # What the web app shows of sources and assemblies besides the API's JSON.
     thumbnailer = providers.Singleton(

@@ -10,7 +10,7 @@ import attrs
 
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
-from kalinsky_core.model import Assembly, MediaInfo, Source
+from kalinsky_core.model import Assembly, Callback, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.services import Rendering
@@ -57,6 +57,13 @@ class InMemoryRepo:
             error=assembly.error,
             duration=assembly.duration,
         )
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        stored = self._assemblies.get(assembly_id)
+        if stored is not None and stored.callback is not None:
+            self._assemblies[assembly_id] = attrs.evolve(
+                stored, callback=attrs.evolve(callback, url=stored.callback.url)
+            )
 
     async def delete(self, assembly_id: str) -> bool:
         stored = self._assemblies.get(assembly_id)

@@ -43,6 +43,10 @@ class Settings:
     preview_proxies: bool = True
     log_format: str = "text"  # or "json": one JSON object per log line
     keep_days: float | None = None  # finished renders older than this are deleted; None keeps them all
+    webhook_secret: str | None = None  # signs webhook deliveries (HMAC-SHA256)
+    webhook_first_retry: float = 5.0  # seconds before the first retry of a failed delivery; then doubling
+    webhook_retry_window: float = 600.0  # retries stop once their delays add up to this
+    webhook_timeout: float = 10.0  # seconds one delivery attempt may take
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -125,4 +129,5 @@ class Settings:
             preview_proxies=boolean("PREVIEW_PROXIES", True),
             log_format=choice("LOG_FORMAT", "text", LOG_FORMATS),
             keep_days=days("KEEP_DAYS"),
+            webhook_secret=raw("WEBHOOK_SECRET"),
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiosqlite
 import attrs
 
-from kalinsky_core.model import Assembly, AssemblyStatus, Clip, Source, VideoCoding
+from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, Source, VideoCoding
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -44,7 +44,11 @@ CREATE TABLE IF NOT EXISTS assemblies (
     duration    REAL,
     created     TEXT NOT NULL,
     progress    REAL NOT NULL DEFAULT 0,
-    eta_seconds REAL
+    eta_seconds REAL,
+    callback_url      TEXT,       -- told when the assembly finishes; NULL when none was asked for
+    callback_status   TEXT,
+    callback_attempts INTEGER NOT NULL DEFAULT 0,
+    callback_error    TEXT
 );
 CREATE TABLE IF NOT EXISTS clips (
     assembly_id TEXT NOT NULL REFERENCES assemblies(id),
@@ -68,7 +72,10 @@ _SOURCE_COLUMNS = (
     "frame_count, copy_ends"
 )
 # `output_url` (a column of the first schema) is no longer written: where results live is the outputs' business.
-_ASSEMBLY_COLUMNS = "id, name, status, error, preview, duration, created, progress, eta_seconds"
+_ASSEMBLY_COLUMNS = (
+    "id, name, status, error, preview, duration, created, progress, eta_seconds, callback_url, callback_status, "
+    "callback_attempts, callback_error"
+)
 
 
 async def init_db(db_path: Path) -> None:
@@ -82,7 +89,13 @@ async def init_db(db_path: Path) -> None:
 
 
 #: Columns added since the first schema: (table, column, definition). Older databases get them on opening.
-_ADDED_COLUMNS = (("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"),)
+_ADDED_COLUMNS = (
+    ("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"),
+    ("assemblies", "callback_url", "TEXT"),
+    ("assemblies", "callback_status", "TEXT"),
+    ("assemblies", "callback_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("assemblies", "callback_error", "TEXT"),
+)
 
 
 async def _add_missing_columns(db: aiosqlite.Connection) -> None:
@@ -116,6 +129,12 @@ def _source(row: aiosqlite.Row) -> Source:
         frame_count=row[12],
         copy_ends=tuple(json.loads(row[13])),
     )
+
+
+def _callback_row(callback: Callback | None) -> tuple[object, ...]:
+    if callback is None:
+        return (None, None, 0, None)
+    return (callback.url, callback.status.value, callback.attempts, callback.last_error)
 
 
 class SqliteRepo:
@@ -195,9 +214,10 @@ class SqliteRepo:
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES ({', '.join('?' * 13)})",
                 (assembly.id, assembly.name, assembly.status.value, assembly.error, int(assembly.preview),
-                 assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds),
+                 assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds,
+                 *_callback_row(assembly.callback)),
             )
             await db.executemany(
                 'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration, video) '
@@ -238,6 +258,9 @@ class SqliteRepo:
                 progress=row[7],
                 eta_seconds=row[8],
                 clips=tuple(clips[row[0]]),
+                callback=None if row[9] is None else Callback(
+                    url=row[9], status=row[10] or "pending", attempts=row[11], last_error=row[12]
+                ),
             )
             for row in rows
         ]
@@ -256,6 +279,14 @@ class SqliteRepo:
                 "WHERE id = ? AND status = 'processing'",
                 (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error, assembly.duration,
                  assembly.id),
+            )
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE assemblies SET callback_status = ?, callback_attempts = ?, callback_error = ? "
+                "WHERE id = ? AND callback_url IS NOT NULL",
+                (callback.status.value, callback.attempts, callback.last_error, assembly_id),
             )
 
     async def delete(self, assembly_id: str) -> bool:

@@ -53,6 +53,10 @@ class AssemblyProcessing(KalinskyError):
         super().__init__(f"Assembly {assembly_id} is still processing")
 
 
+class InvalidCallback(KalinskyError):
+    """A `callback_url` that cannot be told anything: not an absolute http or https URL."""
+
+
 class ProbeFailed(KalinskyError):
     """A media file that ffprobe (or another prober) cannot read as a video."""
 

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from kalinsky_core.model import Assembly, MediaInfo, Source, VideoCoding
+from kalinsky_core.model import Assembly, Callback, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 
 #: Called with the seconds of output a step has produced so far.
@@ -140,6 +140,10 @@ class AssemblyRepo(Protocol):
 
         Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
         so a render that ends after its assembly was cancelled cannot bring it back."""
+        ...
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays."""
         ...
 
     async def delete(self, assembly_id: str) -> bool:

@@ -20,6 +20,7 @@ from kalinsky_core.errors import (
     AssemblyFinished,
     AssemblyNotFound,
     AssemblyProcessing,
+    InvalidCallback,
     KalinskyError,
     NotIndexed,
     ProbeFailed,
@@ -28,11 +29,13 @@ from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
     Assembly,
     AssemblyStatus,
+    Callback,
     ClipInput,
     SkippedFile,
     Source,
     SourceIndex,
     assembly_id,
+    callback_url_problem,
 )
 from kalinsky_core.plan import (
     RenderPlan,
@@ -106,11 +109,16 @@ async def create_assembly(
     name: str | None = None,
     preview: bool = True,
     created: str | None = None,
+    callback_url: str | None = None,
 ) -> Assembly:
     """Validate the clips against the index and store a new, immutable assembly in `processing`.
 
     Each clip records how its video will be made (copied, smart-cut or re-encoded), as planned from the index.
+    With `callback_url`, that URL is to be told when the assembly finishes (InvalidCallback unless http(s)).
     """
+    problem = None if callback_url is None else callback_url_problem(callback_url)
+    if problem is not None:
+        raise InvalidCallback(problem)
     sources = await repo.list_sources()
     resolved = resolve_clips(clips, sources)
     assembly = Assembly(
@@ -119,6 +127,7 @@ async def create_assembly(
         preview=preview,
         clips=resolved,
         created=created or utc_now(),
+        callback=None if callback_url is None else Callback(url=callback_url),
     )
     plan = plan_render(assembly, sources_by_filename(sources or ()), rules, fade_ms=0)
     assembly = attrs.evolve(
@@ -353,14 +362,32 @@ class AssemblyDesk:
     rules: CodingRules
     runner: RenderRunner
     files: RenderFiles
+    #: Told of every assembly that a cancel finished (the runner tells of the renders that end).
+    on_finished: Callable[[Assembly], None] | None = None
 
-    async def create(self, clips: Sequence[ClipInput], *, name: str | None = None, preview: bool = True) -> Assembly:
+    async def create(
+        self,
+        clips: Sequence[ClipInput],
+        *,
+        name: str | None = None,
+        preview: bool = True,
+        callback_url: str | None = None,
+    ) -> Assembly:
         """Store a new assembly, without starting its render."""
-        return await create_assembly(self.repo, self.rules, clips, name=name, preview=preview)
+        return await create_assembly(
+            self.repo, self.rules, clips, name=name, preview=preview, callback_url=callback_url
+        )
 
-    async def start(self, clips: Sequence[ClipInput], *, name: str | None = None, preview: bool = True) -> Assembly:
+    async def start(
+        self,
+        clips: Sequence[ClipInput],
+        *,
+        name: str | None = None,
+        preview: bool = True,
+        callback_url: str | None = None,
+    ) -> Assembly:
         """Store a new assembly and queue its render."""
-        assembly = await self.create(clips, name=name, preview=preview)
+        assembly = await self.create(clips, name=name, preview=preview, callback_url=callback_url)
         self.runner.submit(assembly)
         return assembly
 
@@ -380,7 +407,10 @@ class AssemblyDesk:
         return await self.repo.list()
 
     async def cancel(self, assembly_id: str) -> Assembly:
-        return await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+        cancelled = await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+        if self.on_finished is not None:
+            self.on_finished(cancelled)
+        return cancelled
 
     async def delete(self, assembly_id: str) -> Assembly:
         """Remove a finished assembly's files and record; AssemblyProcessing while it renders."""

@@ -29,12 +29,13 @@ from kalinsky_core.errors import (
     AssemblyFinished,
     AssemblyNotFound,
     AssemblyProcessing,
+    InvalidCallback,
     InvalidClip,
     KalinskyError,
     NotIndexed,
     SourceNotFound,
 )
-from kalinsky_web import retention
+from kalinsky_web import retention, webhooks
 from kalinsky_web.operations import OperationsController
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.schemas import ErrorBody
@@ -55,6 +56,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
     AssemblyNotFound: HTTP_404_NOT_FOUND,
     AssemblyFinished: HTTP_409_CONFLICT,
     AssemblyProcessing: HTTP_409_CONFLICT,
+    InvalidCallback: HTTP_422_UNPROCESSABLE_ENTITY,
 }
 
 
@@ -107,9 +109,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             folder.mkdir(parents=True, exist_ok=True)
         async with Lifespan(container):
             library, desk = await resolve(container.library), await resolve(container.desk)
-            await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
-            async with retention.pruning(desk, settings.keep_days):
-                yield
+            async with webhooks.delivering(container, desk):  # before renders resume: none ends untold
+                await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
+                async with retention.pruning(desk, settings.keep_days):
+                    yield
 
     route_handlers: list[Any] = [
         SourcesController, SourceMediaController, AssembliesController, OperationsController,

@@ -40,11 +40,15 @@ class AssembliesController(Controller):
         status_code=HTTP_202_ACCEPTED,
         summary="Create an assembly and start rendering it",
         responses=error_responses(
-            e409=NOT_INDEXED, e422="Clips that cannot be assembled: unknown source, bad trim, empty list"
+            e409=NOT_INDEXED,
+            e422="Clips that cannot be assembled (unknown source, bad trim, empty list), or a callback_url that is "
+            "not http(s)",
         ),
     )
     async def create(self, data: JSONBody[AssemblyCreate], desk: Desk, output_url: OutputUrl) -> Assembly:
-        assembly = await desk.start(data.clip_inputs(), name=data.name, preview=data.preview)
+        assembly = await desk.start(
+            data.clip_inputs(), name=data.name, preview=data.preview, callback_url=data.callback_url
+        )
         return Assembly.of(assembly, output_url(assembly.id))
 
     @get("/", summary="All assemblies, newest first")

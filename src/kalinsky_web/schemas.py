@@ -17,6 +17,7 @@ from kalinsky_core.model import AssemblyStatus, ClipInput, VideoPath
 #: Upper bounds that keep one request from tying up the service.
 MAX_CLIPS = 1000
 MAX_NAME_LENGTH = 200
+MAX_URL_LENGTH = 2048
 
 
 # -- requests --------------------------------------------------------------------------------------------------
@@ -35,11 +36,13 @@ class ClipIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AssemblyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A new assembly: clips in output order; `preview` burns in a timecode at a smaller size."""
+    """A new assembly: clips in output order; `preview` burns in a timecode at a smaller size; `callback_url`
+    (http or https) is POSTed the assembly's JSON when it finishes."""
 
     clips: Annotated[list[ClipIn], msgspec.Meta(max_length=MAX_CLIPS)]
     name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] | None = None
     preview: bool = True
+    callback_url: Annotated[str, msgspec.Meta(max_length=MAX_URL_LENGTH)] | None = None
 
     def clip_inputs(self) -> list[ClipInput]:
         return [clip.to_domain() for clip in self.clips]
@@ -139,9 +142,28 @@ class Clip(msgspec.Struct):
         )
 
 
-class Assembly(msgspec.Struct):
-    """An assembly and the state of its render. `output_url` is set once it is `done`."""
+class Callback(msgspec.Struct):
+    """The notice of the assembly's end to its `callback_url`: `status` is pending, retrying, delivered or
+    failed (no more attempts); `last_error` is what went wrong with the last attempt that failed."""
 
+    attempts: int
+    last_error: str | None
+    status: str
+    url: str
+
+    @classmethod
+    def of(cls, callback: model.Callback) -> Callback:
+        return cls(
+            attempts=callback.attempts, last_error=callback.last_error, status=callback.status.value,
+            url=callback.url,
+        )
+
+
+class Assembly(msgspec.Struct):
+    """An assembly and the state of its render. `output_url` is set once it is `done`; `callback` is null
+    unless a `callback_url` was given."""
+
+    callback: Callback | None
     clips: list[Clip]
     created: str
     duration: float | None
@@ -157,6 +179,7 @@ class Assembly(msgspec.Struct):
     @classmethod
     def of(cls, assembly: model.Assembly, output_url: str | None) -> Assembly:
         return cls(
+            callback=None if assembly.callback is None else Callback.of(assembly.callback),
             clips=[Clip.of(clip) for clip in assembly.clips],
             created=assembly.created,
             duration=assembly.duration,

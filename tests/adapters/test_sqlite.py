@@ -12,7 +12,7 @@ import attrs
 from samples import assembly, sources
 
 from kalinsky_adapters.sqlite import SqliteRepo
-from kalinsky_core.model import AssemblyStatus
+from kalinsky_core.model import AssemblyStatus, Callback, CallbackStatus
 
 
 async def test_sources_round_trip_and_an_empty_index_differs_from_none(tmp_path: Path) -> None:
@@ -115,3 +115,30 @@ async def test_a_database_from_before_copy_ends_opens_and_keeps_its_index(tmp_pa
         assert (old.filename, old.keyframes, old.frame_count, old.copy_ends) == ("a.mp4", (0, 30), 60, ())
         await repo.replace_sources(sources())
         assert await repo.list_sources() == sources()
+
+
+async def test_a_database_from_before_callbacks_opens_keeps_its_assemblies_and_stores_callbacks(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / "k.db") as db:  # the assemblies table before callback URLs
+        db.execute("CREATE TABLE assemblies (id TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL, error TEXT, "
+                   "preview INTEGER NOT NULL, output_url TEXT, duration REAL, created TEXT NOT NULL, "
+                   "progress REAL NOT NULL DEFAULT 0, eta_seconds REAL)")
+        db.execute("INSERT INTO assemblies VALUES ('asm_001', 'old', 'done', NULL, 1, NULL, 2.0, "
+                   "'2026-01-01T00:00:00.000Z', 1.0, NULL)")
+        db.execute('CREATE TABLE clips (assembly_id TEXT NOT NULL REFERENCES assemblies(id), pos INTEGER NOT NULL, '
+                   'filename TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL, duration REAL NOT NULL, '
+                   "video TEXT NOT NULL DEFAULT 'reencode', PRIMARY KEY (assembly_id, pos))")
+        db.execute("INSERT INTO clips VALUES ('asm_001', 1, 'a.mp4', 0, 2, 2, 'copy')")
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        old = await repo.get("asm_001")
+        assert old is not None and (old.name, old.status, old.callback) == ("old", AssemblyStatus.DONE, None)
+        asked = attrs.evolve(assembly(2), callback=Callback(url="https://example.com/hook"))
+        await repo.add(asked)
+        await repo.save_callback("asm_001", Callback(url="ignored", status="delivered"))  # none was asked for
+        await repo.save_callback(asked.id, Callback(url="ignored", status="retrying", attempts=2,
+                                                    last_error="HTTP 500"))
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert (await repo.get("asm_001")).callback is None
+        assert (await repo.get(asked.id)).callback == Callback(
+            url="https://example.com/hook", status=CallbackStatus.RETRYING, attempts=2, last_error="HTTP 500")
