@@ -51,10 +51,12 @@ async def start_runner(
 
     runner = RenderRunner(metrics.observed(render), max_concurrent=settings.max_renders)
     metrics.watch_queue(lambda: len(runner.active))
+    unsubscribe = notices.subscribe(metrics.finished)
     try:
         yield runner
     finally:
         await runner.aclose()
+        unsubscribe()
 
 
 def derived_dir(settings: Settings, name: str) -> Path:

@@ -55,6 +55,10 @@ class Metrics:
         )
         self.sources = Gauge("kalinsky_sources_indexed", "Sources in the index", registry=self.registry)
 
+    def finished(self, assembly: Assembly) -> None:
+        """Count an assembly that reached its final status (a render that ended, or a cancel)."""
+        self.renders.labels(assembly.status.value).inc()
+
     def watch_queue(self, depth: Callable[[], int]) -> None:
         """Read the queue depth from `depth` at every scrape."""
         self.queue_depth.set_function(depth)
@@ -69,7 +73,8 @@ class Metrics:
         return generate_latest(self.registry)
 
     def observed(self, render: Callable[[Assembly], Awaitable[Assembly]]) -> Callable[[Assembly], Awaitable[Assembly]]:
-        """`render`, counted, timed and logged at its start and end. A render stopped midway ends `cancelled`."""
+        """`render`, timed and logged at its start and end (a render stopped midway is logged `cancelled`).
+        Final statuses are counted by `finished`, which also hears of cancels of renders not yet started."""
 
         async def observed_render(assembly: Assembly) -> Assembly:
             started = time.monotonic()
@@ -88,7 +93,6 @@ class Metrics:
             finally:
                 seconds = time.monotonic() - started
                 self.processing.dec()
-                self.renders.labels(status).inc()
                 self.render_seconds.observe(seconds)
                 _log_end(assembly, finished, status, seconds)
 

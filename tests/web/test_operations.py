@@ -56,7 +56,7 @@ def test_readyz_is_503_naming_the_check_that_fails(client: TestClient, tmp_path:
     assert client.get("/healthz").status_code == 200  # still alive: only not ready
 
 
-def test_metrics_count_reindexes_and_renders_by_status(client: TestClient) -> None:
+def test_metrics_count_reindexes_and_renders_by_status(client: TestClient, tmp_path: Path) -> None:
     before = samples(client)
     assert before[("kalinsky_reindexes_total", ())] == 1  # the reindex at startup
     assert before[("kalinsky_sources_indexed", ())] == 2
@@ -69,18 +69,23 @@ def test_metrics_count_reindexes_and_renders_by_status(client: TestClient) -> No
     created = client.post("/api/v1/assemblies", json={"preview": False, "clips": [{"source": 1, "end": 1}]}).json()
     assert samples(client)[("kalinsky_render_queue_depth", ())] == 1
     assert wait_done(client, created["id"])["status"] == "done"
-    failing = client.post("/api/v1/assemblies", json={"preview": False, "clips": [{"source": 2, "end": 1}]}).json()
-    assert client.post(f"/api/v1/assemblies/{failing['id']}/cancel").status_code == 200
+    stopped = client.post("/api/v1/assemblies", json={"preview": False, "clips": [{"source": 2, "end": 1}]}).json()
+    assert client.post(f"/api/v1/assemblies/{stopped['id']}/cancel").status_code == 200
+    (tmp_path / "sources" / "b.mov").write_bytes(b"damaged since it was indexed")
+    failing = client.post("/api/v1/assemblies", json={"clips": [{"source": 2, "end": 1}]}).json()
+    assert wait_done(client, failing["id"])["status"] == "failed"
     client.post("/api/v1/sources/reindex")
 
     after = samples(client)
     assert after[("kalinsky_renders_total", (("status", "done"),))] == 1
-    assert after[("kalinsky_renders_total", (("status", "failed"),))] == 0
-    assert after[("kalinsky_render_duration_seconds_count", ())] in {1, 2}  # the cancel may come before its start
+    assert after[("kalinsky_renders_total", (("status", "failed"),))] == 1
+    assert after[("kalinsky_renders_total", (("status", "cancelled"),))] == 1  # counted once, started or not
+    assert after[("kalinsky_render_duration_seconds_count", ())] in {2, 3}  # the cancel may come before its start
     assert 0 < after[("kalinsky_render_duration_seconds_sum", ())] < 60
     assert after[("kalinsky_renders_processing", ())] == 0
     assert after[("kalinsky_render_queue_depth", ())] == 0
     assert after[("kalinsky_reindexes_total", ())] == 2
+    assert after[("kalinsky_sources_indexed", ())] == 1  # b.mov no longer reads
 
 
 def test_each_app_has_metrics_of_its_own(client: TestClient, tmp_path: Path, sources_dir: Path) -> None:
