@@ -13,6 +13,7 @@ from kalinsky_core.errors import ProbeFailed, RenderFailed
 from kalinsky_core.model import Assembly, Callback, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.report import RenderReport
 from kalinsky_core.services import Rendering
 
 
@@ -23,6 +24,7 @@ class InMemoryRepo:
         self._sources: tuple[Source, ...] | None = None
         self._assemblies: dict[str, Assembly] = {}
         self._sequence = 0
+        self._reports: dict[str, RenderReport] = {}
 
     async def replace_sources(self, sources: Sequence[Source]) -> None:
         self._sources = tuple(sources)
@@ -70,7 +72,14 @@ class InMemoryRepo:
         if stored is None or not stored.status.is_final:
             return False
         del self._assemblies[assembly_id]
+        self._reports.pop(assembly_id, None)
         return True
+
+    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
+        self._reports[assembly_id] = report
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None:
+        return self._reports.get(assembly_id)
 
 
 class FakeProber:

@@ -16,6 +16,7 @@ import aiosqlite
 import attrs
 
 from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, Source, VideoCoding
+from kalinsky_core.report import ClipReport, JoinReport, RenderReport
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -59,6 +60,10 @@ CREATE TABLE IF NOT EXISTS clips (
     duration    REAL NOT NULL,
     video       TEXT NOT NULL DEFAULT 'reencode',
     PRIMARY KEY (assembly_id, pos)
+);
+CREATE TABLE IF NOT EXISTS reports (
+    assembly_id TEXT PRIMARY KEY REFERENCES assemblies(id),
+    report      TEXT NOT NULL      -- JSON of RenderReport
 );
 -- kalinsky's own bookkeeping: whether an index was ever made, the last assembly number handed out
 CREATE TABLE IF NOT EXISTS meta (
@@ -289,6 +294,25 @@ class SqliteRepo:
                 (callback.status.value, callback.attempts, callback.last_error, assembly_id),
             )
 
+    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO reports (assembly_id, report) VALUES (?, ?)",
+                (assembly_id, json.dumps(attrs.asdict(report))),
+            )
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None:
+        async with self._lock:
+            async with self.db.execute("SELECT report FROM reports WHERE assembly_id = ?", (assembly_id,)) as cursor:
+                row = await cursor.fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return RenderReport(
+            clips=tuple(ClipReport(**clip) for clip in data["clips"]),
+            joins=tuple(JoinReport(**join) for join in data["joins"]),
+        )
+
     async def delete(self, assembly_id: str) -> bool:
         async with self._transaction() as db:
             async with db.execute(
@@ -296,6 +320,7 @@ class SqliteRepo:
             ) as cursor:
                 if await cursor.fetchone() is None:
                     return False
+            await db.execute("DELETE FROM reports WHERE assembly_id = ?", (assembly_id,))
             await db.execute("DELETE FROM clips WHERE assembly_id = ?", (assembly_id,))
             await db.execute("DELETE FROM assemblies WHERE id = ?", (assembly_id,))
             return True

@@ -57,6 +57,13 @@ class InvalidCallback(KalinskyError):
     """A `callback_url` that cannot be told anything: not an absolute http or https URL."""
 
 
+class ReportMissing(KalinskyError):
+    """An assembly without a render report: only renders that end `done` make one."""
+
+    def __init__(self, assembly_id: str, status: str) -> None:
+        super().__init__(f"Assembly {assembly_id} has no report: it is {status}")
+
+
 class ProbeFailed(KalinskyError):
     """A media file that ffprobe (or another prober) cannot read as a video."""
 

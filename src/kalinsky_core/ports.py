@@ -10,6 +10,7 @@ import attrs
 
 from kalinsky_core.model import Assembly, Callback, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
+from kalinsky_core.report import OutputMeasurements, RenderReport
 
 #: Called with the seconds of output a step has produced so far.
 ProgressCallback = Callable[[float], Awaitable[None]]
@@ -34,10 +35,12 @@ class AudioTrack:
 
 @attrs.frozen
 class RenderedOutput:
-    """The finished output of a render: its real duration as measured in the file."""
+    """The finished output of a render: its real duration as measured in the file, and (if the concatenator
+    measures them) its frames per clip and where each join starts in video and audio."""
 
     path: str
     duration: float
+    measured: OutputMeasurements | None = None
 
 
 @runtime_checkable
@@ -146,7 +149,13 @@ class AssemblyRepo(Protocol):
         """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays."""
         ...
 
+    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
+        """Store the report of an assembly's finished render (replacing any earlier one)."""
+        ...
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None: ...
+
     async def delete(self, assembly_id: str) -> bool:
-        """Remove a finished assembly's record (its clips too); False if there was none, or it is still
+        """Remove a finished assembly's record (its clips and report too); False if there was none, or it is still
         `processing`. Its number is never handed out again."""
         ...

@@ -24,6 +24,7 @@ from kalinsky_core.errors import (
     KalinskyError,
     NotIndexed,
     ProbeFailed,
+    ReportMissing,
 )
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
@@ -58,6 +59,7 @@ from kalinsky_core.ports import (
     RenderFiles,
     SegmentCutter,
 )
+from kalinsky_core.report import RenderReport, render_report
 from kalinsky_core.runner import RenderRunner
 
 log = logging.getLogger(__name__)
@@ -230,6 +232,8 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
         await repo.save_state(recorder.assembly)
         cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
         output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
+        if output.measured is not None:
+            await repo.save_report(assembly.id, render_report(plan, output.measured))
         finished = recorder.assembly.completed(output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)
@@ -258,6 +262,16 @@ async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: Rende
     cancelled = assembly.cancelled()
     await repo.save_state(cancelled)
     return cancelled
+
+
+async def get_report(repo: AssemblyRepo, assembly_id: str) -> RenderReport:
+    """The report of an assembly's finished render; ReportMissing if it has none (still processing, failed,
+    cancelled, or rendered before reports existed)."""
+    assembly = await get_assembly(repo, assembly_id)
+    report = await repo.get_report(assembly.id)
+    if report is None:
+        raise ReportMissing(assembly.id, assembly.status.value)
+    return report
 
 
 async def delete_assembly(repo: AssemblyRepo, files: RenderFiles, assembly_id: str) -> Assembly:
@@ -411,6 +425,9 @@ class AssemblyDesk:
         if self.on_finished is not None:
             self.on_finished(cancelled)
         return cancelled
+
+    async def report(self, assembly_id: str) -> RenderReport:
+        return await get_report(self.repo, assembly_id)
 
     async def delete(self, assembly_id: str) -> Assembly:
         """Remove a finished assembly's files and record; AssemblyProcessing while it renders."""

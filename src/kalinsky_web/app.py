@@ -33,6 +33,7 @@ from kalinsky_core.errors import (
     InvalidClip,
     KalinskyError,
     NotIndexed,
+    ReportMissing,
     SourceNotFound,
 )
 from kalinsky_web import retention, webhooks
@@ -57,6 +58,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
     AssemblyFinished: HTTP_409_CONFLICT,
     AssemblyProcessing: HTTP_409_CONFLICT,
     InvalidCallback: HTTP_422_UNPROCESSABLE_ENTITY,
+    ReportMissing: HTTP_404_NOT_FOUND,
 }
 
 

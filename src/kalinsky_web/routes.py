@@ -7,7 +7,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from kalinsky_web.dependencies import Desk, Library, OutputUrl, TimelineExport
-from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, Source, error_responses
+from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, RenderReport, Source, error_responses
 
 NOT_INDEXED = "No index yet: call POST /api/v1/sources/reindex first"
 NO_ASSEMBLY = "No assembly has this id"
@@ -80,6 +80,17 @@ class AssembliesController(Controller):
     )
     async def delete_assembly(self, assembly_id: FromPath[str], desk: Desk) -> None:
         await desk.delete(assembly_id)
+
+    @get(
+        "/{assembly_id:str}/report",
+        summary="What the finished render did at every clip and join",
+        description="Per clip: the path its video took, frames planned, written (counted in the output), copied "
+        "and encoded at each cut end. Per join: where the next clip's video and audio start in the output and "
+        "their offset. Made by every render that ends `done`; 404 otherwise.",
+        responses=error_responses(e404="No assembly has this id, or it has no report (not done)"),
+    )
+    async def report(self, assembly_id: FromPath[str], desk: Desk) -> RenderReport:
+        return RenderReport.of(await desk.report(assembly_id))
 
     @get(
         "/{assembly_id:str}/otio",

@@ -12,6 +12,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
 from kalinsky_core import model
+from kalinsky_core import report as model_report
 from kalinsky_core.model import AssemblyStatus, ClipInput, VideoPath
 
 #: Upper bounds that keep one request from tying up the service.
@@ -191,6 +192,58 @@ class Assembly(msgspec.Struct):
             preview=assembly.preview,
             progress=assembly.progress,
             status=assembly.status,
+        )
+
+
+class ClipReport(msgspec.Struct):
+    """One clip of a finished render: the path its video took; frames planned, written (counted in the output),
+    copied, and encoded before the first / after the last copied frame."""
+
+    encoded_at_end: int
+    encoded_at_start: int
+    filename: str
+    frames_copied: int
+    frames_planned: int
+    frames_written: int
+    pos: int
+    video: VideoPath
+
+
+class JoinReport(msgspec.Struct):
+    """The join before clip `pos`, planned at `at` seconds: where that clip's video and audio start in the
+    output, and the audio's lead or lag (`av_offset_ms` > 0: the sound starts late)."""
+
+    at: float
+    audio_start: float
+    av_offset_ms: float
+    pos: int
+    video_start: float
+
+
+class RenderReport(msgspec.Struct):
+    """What a finished render did at every clip and every join; `largest_offset_ms` sums it up."""
+
+    clips: list[ClipReport]
+    joins: list[JoinReport]
+    largest_offset_ms: float
+
+    @classmethod
+    def of(cls, report: model_report.RenderReport) -> RenderReport:
+        return cls(
+            clips=[
+                ClipReport(
+                    encoded_at_end=c.encoded_at_end, encoded_at_start=c.encoded_at_start, filename=c.filename,
+                    frames_copied=c.frames_copied, frames_planned=c.frames_planned, frames_written=c.frames_written,
+                    pos=c.pos, video=c.video,
+                )
+                for c in report.clips
+            ],
+            joins=[
+                JoinReport(at=j.at, audio_start=j.audio_start, av_offset_ms=j.av_offset_ms, pos=j.pos,
+                           video_start=j.video_start)
+                for j in report.joins
+            ],
+            largest_offset_ms=report.largest_offset_ms,
         )
 
 

@@ -13,6 +13,7 @@ from samples import assembly, sources
 
 from kalinsky_adapters.sqlite import SqliteRepo
 from kalinsky_core.model import AssemblyStatus, Callback, CallbackStatus
+from kalinsky_core.report import ClipReport, JoinReport, RenderReport
 
 
 async def test_sources_round_trip_and_an_empty_index_differs_from_none(tmp_path: Path) -> None:
@@ -142,3 +143,20 @@ async def test_a_database_from_before_callbacks_opens_keeps_its_assemblies_and_s
         assert (await repo.get("asm_001")).callback is None
         assert (await repo.get(asked.id)).callback == Callback(
             url="https://example.com/hook", status=CallbackStatus.RETRYING, attempts=2, last_error="HTTP 500")
+
+
+async def test_a_report_round_trips_and_goes_with_its_assembly(tmp_path: Path) -> None:
+    report = RenderReport(
+        clips=(ClipReport(pos=1, filename="a.mp4", video="smart", frames_planned=90, frames_written=90,
+                          frames_copied=72, encoded_at_start=15, encoded_at_end=3),),
+        joins=(JoinReport(pos=2, at=3.0, video_start=3.0, audio_start=3.001, av_offset_ms=1.0),),
+    )
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        stored = assembly(await repo.next_sequence())
+        await repo.add(stored)
+        await repo.save_report(stored.id, report)
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.get_report(stored.id) == report and await repo.get_report("asm_999") is None
+        await repo.save_state(stored.completed(3.0))
+        assert await repo.delete(stored.id)
+        assert await repo.get_report(stored.id) is None
