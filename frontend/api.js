@@ -59,6 +59,7 @@ export function createClient(fetcher = (...args) => globalThis.fetch(...args)) {
     listAssemblies: () => call("GET", "/assemblies"),
     createAssembly: (request) => call("POST", "/assemblies", request),
     cancelAssembly: (id) => call("POST", `/assemblies/${encodeURIComponent(id)}/cancel`),
+    deleteAssembly: (id) => call("DELETE", `/assemblies/${encodeURIComponent(id)}`),
   };
 }
 

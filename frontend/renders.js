@@ -48,6 +48,16 @@ export function bodyChange(previous, assembly, filled) {
   return !previous || previous.status !== assembly.status || !filled ? "result" : null;
 }
 
+/** Finished renders (done, failed, cancelled) can be deleted; one still rendering is cancelled first. */
+export const canDelete = (assembly) => assembly.status !== "processing";
+
+/** The question asked before a render is deleted. */
+export function deleteQuestion(assembly) {
+  const what = assembly.name ? `"${assembly.name}" (${assembly.id})` : assembly.id;
+  const file = assembly.status === "done" ? " and its video file" : "";
+  return `Delete the render ${what}${file}? This cannot be undone.`;
+}
+
 /** Whether this update is the end of a render the page saw running. */
 export const justFinished = (previous, assembly) =>
   previous !== null && previous.status === "processing" && assembly.status !== "processing";
@@ -62,6 +72,36 @@ async function cancelRender(assembly) {
     upsertRender(data);
     renderActivity();
   } else announce(`Could not cancel ${displayName(assembly)}: ${error.detail}`);
+}
+
+function forgetCard(id) {
+  const entry = cards.get(id);
+  if (entry) entry.card.remove();
+  cards.delete(id);
+  show($("renders-empty"), cards.size === 0);
+}
+
+async function deleteRender(assembly) {
+  if (!window.confirm(deleteQuestion(assembly))) return;
+  const { ok, status, error } = await api.deleteAssembly(assembly.id);
+  if (ok || status === 404) {
+    forgetCard(assembly.id);
+    renderActivity();
+    announce(`Render ${displayName(assembly)} deleted`);
+  } else announce(`Could not delete ${displayName(assembly)}: ${error.detail}`);
+}
+
+function deleteButton(assembly) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "button subtle small render-delete",
+      "aria-label": `Delete ${displayName(assembly)}`,
+      onclick: () => deleteRender(assembly),
+    },
+    "Delete",
+  );
 }
 
 function renderCard(assembly) {
@@ -156,6 +196,10 @@ function doneBody(assembly, preload) {
 }
 
 function resultBody(assembly, position) {
+  return h("div", { class: "render-result" }, outcomeBody(assembly, position), deleteButton(assembly));
+}
+
+function outcomeBody(assembly, position) {
   if (assembly.status === "done") return doneBody(assembly, position < PRELOADED_RENDERS);
   if (assembly.status === "cancelled") {
     return h("p", { class: "muted small" }, "Cancelled: the render was stopped and its files removed.");

@@ -15,7 +15,9 @@ from kalinsky_adapters.events import EventHub, ObservedRepo
 from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
 from kalinsky_adapters.ffprobe import FfprobeProber
+from kalinsky_adapters.health import Readiness
 from kalinsky_adapters.locks import FileLock
+from kalinsky_adapters.notices import FinishedNotices
 from kalinsky_adapters.otio import OtioExporter
 from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
@@ -24,6 +26,7 @@ from kalinsky_adapters.settings import Settings
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.telemetry import Metrics
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_core import services
 from kalinsky_core.model import Assembly
@@ -40,16 +43,22 @@ async def open_repo(settings: Settings) -> AsyncIterator[SqliteRepo]:
 
 
 async def start_runner(
-    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering
+    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics, notices: FinishedNotices
 ) -> AsyncIterator[RenderRunner]:
     async def render(assembly: Assembly) -> Assembly:
-        return await services.render_assembly(assembly, repo, rendering)
+        finished = await services.render_assembly(assembly, repo, rendering)
+        if finished.status.is_final:
+            notices.publish(finished)
+        return finished
 
-    runner = RenderRunner(render, max_concurrent=settings.max_renders)
+    runner = RenderRunner(metrics.observed(render), max_concurrent=settings.max_renders)
+    metrics.watch_queue(lambda: len(runner.active))
+    unsubscribe = notices.subscribe(metrics.finished)
     try:
         yield runner
     finally:
         await runner.aclose()
+        unsubscribe()
 
 
 def derived_dir(settings: Settings, name: str) -> Path:
@@ -115,15 +124,26 @@ class Container(containers.DeclarativeContainer):
         files=files,
         cache=cache,
     )
-    runner = providers.Resource(start_runner, settings, repo, rendering)
+    metrics = providers.Singleton(Metrics)
+    notices = providers.Singleton(FinishedNotices)
+    runner = providers.Resource(start_runner, settings, repo, rendering, metrics, notices)
     index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))
 
     # The use cases every entrypoint calls.
-    library = providers.Singleton(services.SourceLibrary, prober, repo, index_lock, proxies)
-    desk = providers.Singleton(services.AssemblyDesk, repo, rules, runner, files)
+    library = providers.Singleton(
+        services.SourceLibrary, prober, repo, index_lock, proxies, on_reindexed=metrics.provided.reindexed
+    )
+    desk = providers.Singleton(
+        services.AssemblyDesk, repo, rules, runner, files, on_finished=notices.provided.publish
+    )
 
     # What the web app shows of sources and assemblies besides the API's JSON.
     thumbnailer = providers.Singleton(
         FfmpegThumbnailer, sources, providers.Callable(derived_dir, settings, "thumbnails"), ffmpeg
     )
     timelines = providers.Singleton(OtioExporter, settings.provided.sources_dir, files)
+
+    # What operators see: readiness checks and metrics.
+    readiness = providers.Singleton(
+        Readiness, repo, ffmpeg, ffprobe, settings.provided.output_dir, settings.provided.data_dir
+    )

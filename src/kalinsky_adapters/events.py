@@ -25,7 +25,8 @@ BACKLOG = 1000
 
 @attrs.frozen
 class Event:
-    """`kind` is `created`, `progress`, `finished`, `index` or `overflow`; `assembly` for the first three."""
+    """`kind` is `created`, `progress`, `finished`, `deleted`, `index` or `overflow`; `assembly` for the first
+    four."""
 
     kind: str
     assembly: Assembly | None = None
@@ -78,6 +79,13 @@ class ObservedRepo:
     async def add(self, assembly: Assembly) -> None:
         await self._repo.add(assembly)
         self._hub.publish(Event("created", assembly))
+
+    async def delete(self, assembly_id: str) -> bool:
+        gone = await self._repo.get(assembly_id)
+        deleted = await self._repo.delete(assembly_id)
+        if deleted and gone is not None:
+            self._hub.publish(Event("deleted", gone))
+        return deleted
 
     async def save_state(self, assembly: Assembly) -> None:
         await self._repo.save_state(assembly)

@@ -10,9 +10,10 @@ import attrs
 
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
-from kalinsky_core.model import Assembly, FileIdentity, MediaInfo, Source
+from kalinsky_core.model import Assembly, Callback, FileIdentity, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.report import RenderReport
 from kalinsky_core.services import Rendering
 
 
@@ -23,6 +24,7 @@ class InMemoryRepo:
         self._sources: tuple[Source, ...] | None = None
         self._assemblies: dict[str, Assembly] = {}
         self._sequence = 0
+        self._reports: dict[str, RenderReport] = {}
 
     async def replace_sources(self, sources: Sequence[Source]) -> None:
         self._sources = tuple(sources)
@@ -57,6 +59,27 @@ class InMemoryRepo:
             error=assembly.error,
             duration=assembly.duration,
         )
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        stored = self._assemblies.get(assembly_id)
+        if stored is not None and stored.callback is not None:
+            self._assemblies[assembly_id] = attrs.evolve(
+                stored, callback=attrs.evolve(callback, url=stored.callback.url)
+            )
+
+    async def delete(self, assembly_id: str) -> bool:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or not stored.status.is_final:
+            return False
+        del self._assemblies[assembly_id]
+        self._reports.pop(assembly_id, None)
+        return True
+
+    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
+        self._reports[assembly_id] = report
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None:
+        return self._reports.get(assembly_id)
 
 
 class FakeProber:

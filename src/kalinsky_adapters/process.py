@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,18 @@ import attrs
 STDERR_TAIL = 4000
 #: Seconds ffmpeg gets to exit after SIGTERM before it is killed.
 TERMINATE_GRACE = 5.0
+
+#: Processes of this Python process still running, by program name (`ffmpeg`, `ffprobe`): for metrics.
+_RUNNING: Counter[str] = Counter()
+
+
+def running(program: str) -> int:
+    """How many processes of this program (its file name, e.g. `ffmpeg`) `run` has going right now."""
+    return _RUNNING[program]
+
+
+def _program(argv: Sequence[str]) -> str:
+    return Path(argv[0]).name.removesuffix(".exe")
 
 
 def file_url(path: Path | str) -> str:
@@ -70,6 +83,17 @@ async def run(
 
     If the caller is cancelled, the process gets SIGTERM (ffmpeg then closes its output), then SIGKILL.
     """
+    program = _program(argv)
+    _RUNNING[program] += 1
+    try:
+        return await _run(argv, on_progress_seconds, nice)
+    finally:
+        _RUNNING[program] -= 1
+
+
+async def _run(
+    argv: Sequence[str], on_progress_seconds: Callable[[float], Awaitable[None]] | None, nice: int
+) -> Completed:
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,

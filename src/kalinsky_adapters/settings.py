@@ -16,6 +16,10 @@ DEFAULT_CACHE_BYTES = 5 * 1000**3
 _UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 
 
+#: Values of KALINSKY_LOG_FORMAT.
+LOG_FORMATS = ("text", "json")
+
+
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the environment variable."""
 
@@ -48,6 +52,12 @@ class Settings:
             return self.cache_size
         folder = self.data_dir if self.data_dir.exists() else Path(".")
         return min(DEFAULT_CACHE_BYTES, shutil.disk_usage(folder).total // 10)
+    log_format: str = "text"  # or "json": one JSON object per log line
+    keep_days: float | None = None  # finished renders older than this are deleted; None keeps them all
+    webhook_secret: str | None = None  # signs webhook deliveries (HMAC-SHA256)
+    webhook_first_retry: float = 5.0  # seconds before the first retry of a failed delivery; then doubling
+    webhook_retry_window: float = 600.0  # retries stop once their delays add up to this
+    webhook_timeout: float = 10.0  # seconds one delivery attempt may take
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +116,22 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} is not an executable program: {value!r}")
             return value
 
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = raw(name)
+            if value is None:
+                return default
+            if value.lower() not in allowed:
+                raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}")
+            return value.lower()
+
+        def days(name: str) -> float | None:
+            value = raw(name)
+            if value is None:
+                return None
+            if not re.fullmatch(r"\d+(\.\d+)?", value) or float(value) <= 0:
+                raise ConfigError(f"{PREFIX}{name} must be a number of days > 0, got {value!r}")
+            return float(value)
+
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
             sources_dir=Path(raw("SOURCES_DIR") or "sources"),
@@ -122,4 +148,7 @@ class Settings:
             preview_height=integer("PREVIEW_HEIGHT", 720, 16),
             preview_proxies=boolean("PREVIEW_PROXIES", True),
             cache_size=size("CACHE_SIZE"),
+            log_format=choice("LOG_FORMAT", "text", LOG_FORMATS),
+            keep_days=days("KEEP_DAYS"),
+            webhook_secret=raw("WEBHOOK_SECRET"),
         )

@@ -15,7 +15,8 @@ from pathlib import Path
 import aiosqlite
 import attrs
 
-from kalinsky_core.model import Assembly, AssemblyStatus, Clip, FileIdentity, Source, VideoCoding
+from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Source, VideoCoding
+from kalinsky_core.report import ClipReport, JoinReport, RenderReport
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -45,7 +46,11 @@ CREATE TABLE IF NOT EXISTS assemblies (
     duration    REAL,
     created     TEXT NOT NULL,
     progress    REAL NOT NULL DEFAULT 0,
-    eta_seconds REAL
+    eta_seconds REAL,
+    callback_url      TEXT,       -- told when the assembly finishes; NULL when none was asked for
+    callback_status   TEXT,
+    callback_attempts INTEGER NOT NULL DEFAULT 0,
+    callback_error    TEXT
 );
 CREATE TABLE IF NOT EXISTS clips (
     assembly_id TEXT NOT NULL REFERENCES assemblies(id),
@@ -56,6 +61,10 @@ CREATE TABLE IF NOT EXISTS clips (
     duration    REAL NOT NULL,
     video       TEXT NOT NULL DEFAULT 'reencode',
     PRIMARY KEY (assembly_id, pos)
+);
+CREATE TABLE IF NOT EXISTS reports (
+    assembly_id TEXT PRIMARY KEY REFERENCES assemblies(id),
+    report      TEXT NOT NULL      -- JSON of RenderReport
 );
 -- kalinsky's own bookkeeping: whether an index was ever made, the last assembly number handed out
 CREATE TABLE IF NOT EXISTS meta (
@@ -69,7 +78,10 @@ _SOURCE_COLUMNS = (
     "frame_count, copy_ends, identity"
 )
 # `output_url` (a column of the first schema) is no longer written: where results live is the outputs' business.
-_ASSEMBLY_COLUMNS = "id, name, status, error, preview, duration, created, progress, eta_seconds"
+_ASSEMBLY_COLUMNS = (
+    "id, name, status, error, preview, duration, created, progress, eta_seconds, callback_url, callback_status, "
+    "callback_attempts, callback_error"
+)
 
 
 async def init_db(db_path: Path) -> None:
@@ -83,7 +95,14 @@ async def init_db(db_path: Path) -> None:
 
 
 #: Columns added since the first schema: (table, column, definition). Older databases get them on opening.
-_ADDED_COLUMNS = (("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"), ("sources", "identity", "TEXT"))
+_ADDED_COLUMNS = (
+    ("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"),
+    ("sources", "identity", "TEXT"),
+    ("assemblies", "callback_url", "TEXT"),
+    ("assemblies", "callback_status", "TEXT"),
+    ("assemblies", "callback_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("assemblies", "callback_error", "TEXT"),
+)
 
 
 async def _add_missing_columns(db: aiosqlite.Connection) -> None:
@@ -120,6 +139,12 @@ def _source(row: aiosqlite.Row) -> Source:
         copy_ends=tuple(json.loads(row[13])),
         identity=None if row[14] is None else FileIdentity(**json.loads(row[14])),
     )
+
+
+def _callback_row(callback: Callback | None) -> tuple[object, ...]:
+    if callback is None:
+        return (None, None, 0, None)
+    return (callback.url, callback.status.value, callback.attempts, callback.last_error)
 
 
 class SqliteRepo:
@@ -199,9 +224,10 @@ class SqliteRepo:
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES ({', '.join('?' * 13)})",
                 (assembly.id, assembly.name, assembly.status.value, assembly.error, int(assembly.preview),
-                 assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds),
+                 assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds,
+                 *_callback_row(assembly.callback)),
             )
             await db.executemany(
                 'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration, video) '
@@ -242,6 +268,9 @@ class SqliteRepo:
                 progress=row[7],
                 eta_seconds=row[8],
                 clips=tuple(clips[row[0]]),
+                callback=None if row[9] is None else Callback(
+                    url=row[9], status=row[10] or "pending", attempts=row[11], last_error=row[12]
+                ),
             )
             for row in rows
         ]
@@ -261,6 +290,45 @@ class SqliteRepo:
                 (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error, assembly.duration,
                  assembly.id),
             )
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE assemblies SET callback_status = ?, callback_attempts = ?, callback_error = ? "
+                "WHERE id = ? AND callback_url IS NOT NULL",
+                (callback.status.value, callback.attempts, callback.last_error, assembly_id),
+            )
+
+    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO reports (assembly_id, report) VALUES (?, ?)",
+                (assembly_id, json.dumps(attrs.asdict(report))),
+            )
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None:
+        async with self._lock:
+            async with self.db.execute("SELECT report FROM reports WHERE assembly_id = ?", (assembly_id,)) as cursor:
+                row = await cursor.fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return RenderReport(
+            clips=tuple(ClipReport(**clip) for clip in data["clips"]),
+            joins=tuple(JoinReport(**join) for join in data["joins"]),
+        )
+
+    async def delete(self, assembly_id: str) -> bool:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM assemblies WHERE id = ? AND status != 'processing'", (assembly_id,)
+            ) as cursor:
+                if await cursor.fetchone() is None:
+                    return False
+            await db.execute("DELETE FROM reports WHERE assembly_id = ?", (assembly_id,))
+            await db.execute("DELETE FROM clips WHERE assembly_id = ?", (assembly_id,))
+            await db.execute("DELETE FROM assemblies WHERE id = ?", (assembly_id,))
+            return True
 
 
 def main(argv: Sequence[str] = sys.argv[1:]) -> None:

@@ -17,14 +17,15 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Serve the API, the frontend and /output/ (OpenAPI at /api/schema)."""
-    import logging
-
     import uvicorn
 
+    from kalinsky_adapters.logs import configure_logging
     from kalinsky_web.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(session.settings()), host=host, port=port, log_level="info")
+    settings = session.settings()
+    configure_logging(settings.log_format)
+    # uvicorn's own loggers go through the same handler (log_config=None), in the same format.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
 
 
 @main.command("init-db")

@@ -30,10 +30,13 @@ Use cases (coroutines)
                                                   rules and settings
     cancel_assembly(repo, runner, files, assembly_id)
                                                   stop a queued or running render, store `cancelled`
+    delete_assembly(repo, files, assembly_id)     remove a finished assembly's files and record;
+                                                  AssemblyProcessing while it renders (ids are never reused)
+    delete_older_than(repo, files, days)          the same for finished assemblies created `days` ago or more
     unfinished_assemblies(repo)                   still `processing` (a render was stopped), oldest first
     SourceLibrary, AssemblyDesk                   the same use cases over the ports of a running application
                                                   (reindex with its lock and derived media; create, start,
-                                                  render, cancel, resume), as every entrypoint calls them;
+                                                  render, cancel, delete, resume), as every entrypoint calls them;
                                                   Derive says when derived media follows a reindex
     start_service(library, desk, auto_reindex=)   what a server does as it starts
 
@@ -51,7 +54,7 @@ Ports and their values
 RenderRunner runs renders in the background (bounded concurrency, clean shutdown).
 
 Errors: KalinskyError and its kinds NotIndexed, SourceNotFound, InvalidClip, AssemblyNotFound, AssemblyFinished,
-ProbeFailed, RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found",
+AssemblyProcessing, ProbeFailed, RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found",
 "start >= end for clip 2", "Assembly not found", "No index. Call POST /sources/reindex first."; InvalidClip and
 SourceNotFound also carry the position of the clip at fault in `clip`.
 
@@ -62,6 +65,7 @@ importing `kalinsky_core` does not).
 from kalinsky_core.errors import (
     AssemblyFinished,
     AssemblyNotFound,
+    AssemblyProcessing,
     InvalidClip,
     KalinskyError,
     NotIndexed,
@@ -114,6 +118,8 @@ from kalinsky_core.services import (
     SourceLibrary,
     cancel_assembly,
     create_assembly,
+    delete_assembly,
+    delete_older_than,
     get_assembly,
     list_sources,
     reindex,
@@ -137,6 +143,7 @@ __all__ = [
     "start_service",
     "AssemblyFinished",
     "AssemblyNotFound",
+    "AssemblyProcessing",
     "AssemblyRepo",
     "AssemblyStatus",
     "AudioTrack",
@@ -166,6 +173,8 @@ __all__ = [
     "VideoFormat",
     "cancel_assembly",
     "create_assembly",
+    "delete_assembly",
+    "delete_older_than",
     "find_source",
     "frame_span",
     "get_assembly",

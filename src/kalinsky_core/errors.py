@@ -46,6 +46,24 @@ class AssemblyFinished(KalinskyError):
         super().__init__(f"Assembly {assembly_id} is already {status}")
 
 
+class AssemblyProcessing(KalinskyError):
+    """A change that only a finished assembly allows (deleting it), asked while it still renders."""
+
+    def __init__(self, assembly_id: str) -> None:
+        super().__init__(f"Assembly {assembly_id} is still processing")
+
+
+class InvalidCallback(KalinskyError):
+    """A `callback_url` that cannot be told anything: not an absolute http or https URL."""
+
+
+class ReportMissing(KalinskyError):
+    """An assembly without a render report: only renders that end `done` make one."""
+
+    def __init__(self, assembly_id: str, status: str) -> None:
+        super().__init__(f"Assembly {assembly_id} has no report: it is {status}")
+
+
 class ProbeFailed(KalinskyError):
     """A media file that ffprobe (or another prober) cannot read as a video."""
 

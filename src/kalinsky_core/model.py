@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from collections.abc import Iterable
 from fractions import Fraction
 
@@ -184,6 +185,38 @@ def _clips(clips: Iterable[Clip]) -> tuple[Clip, ...]:
     return tuple(clips)
 
 
+class CallbackStatus(str, enum.Enum):
+    """Where the notice of a finished assembly to its `callback_url` stands."""
+
+    PENDING = "pending"  # the assembly has not finished yet, or the first attempt is under way
+    RETRYING = "retrying"  # an attempt failed; another one follows
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # every attempt failed: no more follow
+
+
+@attrs.frozen
+class Callback:
+    """A URL told when its assembly finishes (done, failed or cancelled), and how the telling went."""
+
+    url: str
+    status: CallbackStatus = attrs.field(default=CallbackStatus.PENDING, converter=CallbackStatus)
+    attempts: int = 0
+    last_error: str | None = None
+
+
+def callback_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a callback URL (only absolute http and https URLs with a host can), or None."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "callback_url is not a URL"
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return "callback_url must be an http or https URL"
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        return "callback_url must not contain spaces or control characters"
+    return None
+
+
 class AssemblyStatus(str, enum.Enum):
     """`processing` from creation until the render ends (also while it waits for a free render slot);
     then `done`, `failed`, or `cancelled` when a user stopped it."""
@@ -214,6 +247,7 @@ class Assembly:
     eta_seconds: float | None = None  # estimated seconds until the render is done, while it runs
     error: str | None = None
     duration: float | None = None  # of the finished output, as measured in the file
+    callback: Callback | None = None  # told when it finishes, if asked for
 
     @clips.validator
     def _clips_numbered_from_one(self, _attribute: attrs.Attribute[tuple[Clip, ...]], clips: tuple[Clip, ...]) -> None:

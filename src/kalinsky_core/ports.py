@@ -8,8 +8,9 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from kalinsky_core.model import Assembly, FileIdentity, MediaInfo, Source, VideoCoding
+from kalinsky_core.model import Assembly, Callback, FileIdentity, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
+from kalinsky_core.report import OutputMeasurements, RenderReport
 
 #: Called with the seconds of output a step has produced so far.
 ProgressCallback = Callable[[float], Awaitable[None]]
@@ -34,10 +35,12 @@ class AudioTrack:
 
 @attrs.frozen
 class RenderedOutput:
-    """The finished output of a render: its real duration as measured in the file."""
+    """The finished output of a render: its real duration as measured in the file, and (if the concatenator
+    measures them) its frames per clip and where each join starts in video and audio."""
 
     path: str
     duration: float
+    measured: OutputMeasurements | None = None
 
 
 @runtime_checkable
@@ -148,4 +151,19 @@ class AssemblyRepo(Protocol):
 
         Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
         so a render that ends after its assembly was cancelled cannot bring it back."""
+        ...
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays."""
+        ...
+
+    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
+        """Store the report of an assembly's finished render (replacing any earlier one)."""
+        ...
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None: ...
+
+    async def delete(self, assembly_id: str) -> bool:
+        """Remove a finished assembly's record (its clips and report too); False if there was none, or it is still
+        `processing`. Its number is never handed out again."""
         ...

@@ -11,21 +11,32 @@ import enum
 import logging
 import posixpath
 import time
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 
 import attrs
 
-from kalinsky_core.errors import AssemblyFinished, AssemblyNotFound, KalinskyError, NotIndexed, ProbeFailed
+from kalinsky_core.errors import (
+    AssemblyFinished,
+    AssemblyNotFound,
+    AssemblyProcessing,
+    InvalidCallback,
+    KalinskyError,
+    NotIndexed,
+    ProbeFailed,
+    ReportMissing,
+)
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
     Assembly,
     AssemblyStatus,
+    Callback,
     ClipInput,
     SkippedFile,
     Source,
     SourceIndex,
     assembly_id,
+    callback_url_problem,
 )
 from kalinsky_core.plan import (
     RenderPlan,
@@ -48,6 +59,7 @@ from kalinsky_core.ports import (
     RenderFiles,
     SegmentCutter,
 )
+from kalinsky_core.report import RenderReport, render_report
 from kalinsky_core.runner import RenderRunner
 
 log = logging.getLogger(__name__)
@@ -109,11 +121,16 @@ async def create_assembly(
     name: str | None = None,
     preview: bool = True,
     created: str | None = None,
+    callback_url: str | None = None,
 ) -> Assembly:
     """Validate the clips against the index and store a new, immutable assembly in `processing`.
 
     Each clip records how its video will be made (copied, smart-cut or re-encoded), as planned from the index.
+    With `callback_url`, that URL is to be told when the assembly finishes (InvalidCallback unless http(s)).
     """
+    problem = None if callback_url is None else callback_url_problem(callback_url)
+    if problem is not None:
+        raise InvalidCallback(problem)
     sources = await repo.list_sources()
     resolved = resolve_clips(clips, sources)
     assembly = Assembly(
@@ -122,6 +139,7 @@ async def create_assembly(
         preview=preview,
         clips=resolved,
         created=created or utc_now(),
+        callback=None if callback_url is None else Callback(url=callback_url),
     )
     plan = plan_render(assembly, sources_by_filename(sources or ()), rules, fade_ms=0)
     assembly = attrs.evolve(
@@ -224,6 +242,8 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
         await repo.save_state(recorder.assembly)
         cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
         output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
+        if output.measured is not None:
+            await repo.save_report(assembly.id, render_report(plan, output.measured))
         finished = recorder.assembly.completed(output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)
@@ -254,6 +274,55 @@ async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: Rende
     return cancelled
 
 
+async def get_report(repo: AssemblyRepo, assembly_id: str) -> RenderReport:
+    """The report of an assembly's finished render; ReportMissing if it has none (still processing, failed,
+    cancelled, or rendered before reports existed)."""
+    assembly = await get_assembly(repo, assembly_id)
+    report = await repo.get_report(assembly.id)
+    if report is None:
+        raise ReportMissing(assembly.id, assembly.status.value)
+    return report
+
+
+async def delete_assembly(repo: AssemblyRepo, files: RenderFiles, assembly_id: str) -> Assembly:
+    """Remove a finished (done, failed or cancelled) assembly: its files, then its record. What it was is returned.
+
+    Files go first: should removing them fail, the record stays and the delete can be asked again."""
+    assembly = await get_assembly(repo, assembly_id)
+    if not assembly.status.is_final:
+        raise AssemblyProcessing(assembly.id)
+    await files.discard(assembly.id)
+    if not await repo.delete(assembly.id):
+        raise AssemblyNotFound()  # another request deleted it meanwhile
+    return assembly
+
+
+def created_before(assembly: Assembly, cutoff: datetime) -> bool:
+    """Whether the assembly was created before `cutoff` (an aware datetime); an unreadable date never is."""
+    try:
+        created = datetime.fromisoformat(assembly.created.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return created < cutoff
+
+
+async def delete_older_than(
+    repo: AssemblyRepo, files: RenderFiles, days: float, now: datetime | None = None
+) -> list[str]:
+    """Delete every finished assembly created more than `days` ago; the ids deleted, oldest first. Renders still
+    processing are kept, however old."""
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    deleted: list[str] = []
+    for assembly in reversed(await repo.list()):
+        if assembly.status.is_final and created_before(assembly, cutoff):
+            await files.discard(assembly.id)
+            if await repo.delete(assembly.id):
+                deleted.append(assembly.id)
+    return deleted
+
+
 async def unfinished_assemblies(repo: AssemblyRepo) -> list[Assembly]:
     """Assemblies left in `processing` (e.g. by a stop mid-render), oldest first, to be rendered again."""
     return [assembly for assembly in reversed(await repo.list()) if assembly.status is AssemblyStatus.PROCESSING]
@@ -275,12 +344,17 @@ class SourceLibrary:
     repo: AssemblyRepo
     lock: IndexLock
     derived: DerivedMedia | None = None
+    #: Told of every reindex and the seconds it took (e.g. for metrics).
+    on_reindexed: Callable[[SourceIndex, float], None] | None = None
 
     async def reindex(self, derive: Derive = Derive.BACKGROUND) -> SourceIndex:
         """Probe the folder and replace the index (one reindex at a time, across processes), then bring derived
         media in line with it."""
         async with self.lock():
+            started = time.monotonic()
             index = await reindex(self.prober, self.repo)
+        if self.on_reindexed is not None:
+            self.on_reindexed(index, time.monotonic() - started)
         await self._derive(index.sources, derive)
         return index
 
@@ -312,14 +386,32 @@ class AssemblyDesk:
     rules: CodingRules
     runner: RenderRunner
     files: RenderFiles
+    #: Told of every assembly that a cancel finished (the runner tells of the renders that end).
+    on_finished: Callable[[Assembly], None] | None = None
 
-    async def create(self, clips: Sequence[ClipInput], *, name: str | None = None, preview: bool = True) -> Assembly:
+    async def create(
+        self,
+        clips: Sequence[ClipInput],
+        *,
+        name: str | None = None,
+        preview: bool = True,
+        callback_url: str | None = None,
+    ) -> Assembly:
         """Store a new assembly, without starting its render."""
-        return await create_assembly(self.repo, self.rules, clips, name=name, preview=preview)
+        return await create_assembly(
+            self.repo, self.rules, clips, name=name, preview=preview, callback_url=callback_url
+        )
 
-    async def start(self, clips: Sequence[ClipInput], *, name: str | None = None, preview: bool = True) -> Assembly:
+    async def start(
+        self,
+        clips: Sequence[ClipInput],
+        *,
+        name: str | None = None,
+        preview: bool = True,
+        callback_url: str | None = None,
+    ) -> Assembly:
         """Store a new assembly and queue its render."""
-        assembly = await self.create(clips, name=name, preview=preview)
+        assembly = await self.create(clips, name=name, preview=preview, callback_url=callback_url)
         self.runner.submit(assembly)
         return assembly
 
@@ -339,7 +431,24 @@ class AssemblyDesk:
         return await self.repo.list()
 
     async def cancel(self, assembly_id: str) -> Assembly:
-        return await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+        cancelled = await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+        if self.on_finished is not None:
+            self.on_finished(cancelled)
+        return cancelled
+
+    async def report(self, assembly_id: str) -> RenderReport:
+        return await get_report(self.repo, assembly_id)
+
+    async def delete(self, assembly_id: str) -> Assembly:
+        """Remove a finished assembly's files and record; AssemblyProcessing while it renders."""
+        return await delete_assembly(self.repo, self.files, assembly_id)
+
+    async def delete_older_than(self, days: float) -> list[str]:
+        """Remove the finished assemblies created more than `days` ago; their ids."""
+        deleted = await delete_older_than(self.repo, self.files, days)
+        if deleted:
+            log.info("deleted %d assemblies older than %g days: %s", len(deleted), days, ", ".join(deleted))
+        return deleted
 
     async def resume_unfinished(self) -> list[Assembly]:
         """Queue again the renders a previous run left unfinished, oldest first."""

@@ -14,6 +14,7 @@ from litestar import Litestar, MediaType, Request, Response, asgi
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
@@ -26,13 +27,18 @@ from kalinsky_core import services
 from kalinsky_core.errors import (
     AssemblyFinished,
     AssemblyNotFound,
+    AssemblyProcessing,
+    InvalidCallback,
     InvalidClip,
     KalinskyError,
     NotIndexed,
+    ReportMissing,
     SourceNotFound,
 )
+from kalinsky_web import retention, webhooks
 from kalinsky_web.events import events
 from kalinsky_web.files import file_answer, file_within
+from kalinsky_web.operations import OperationsController
 from kalinsky_web.routes import AssembliesController, SourcesController
 from kalinsky_web.schemas import ErrorBody
 from kalinsky_web.source_media import SourceMediaController
@@ -51,6 +57,9 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
     InvalidClip: HTTP_422_UNPROCESSABLE_ENTITY,
     AssemblyNotFound: HTTP_404_NOT_FOUND,
     AssemblyFinished: HTTP_409_CONFLICT,
+    AssemblyProcessing: HTTP_409_CONFLICT,
+    InvalidCallback: HTTP_422_UNPROCESSABLE_ENTITY,
+    ReportMissing: HTTP_404_NOT_FOUND,
 }
 
 
@@ -111,11 +120,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             folder.mkdir(parents=True, exist_ok=True)
         async with Lifespan(container):
             library, desk = await resolve(container.library), await resolve(container.desk)
-            await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
-            yield
+            async with webhooks.delivering(container, desk):  # before renders resume: none ends untold
+                await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
+                async with retention.pruning(desk, settings.keep_days):
+                    yield
 
     route_handlers: list[Any] = [
-        SourcesController, SourceMediaController, AssembliesController, events, output_files(container.files())
+        SourcesController, SourceMediaController, AssembliesController, OperationsController, events,
+        output_files(container.files()),
     ]
     if FRONTEND_DIR.is_dir():
         route_handlers.append(
@@ -131,12 +143,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "thumbnailer": from_container(container.thumbnailer),
             "timelines": from_container(container.timelines),
             "events": from_container(container.events),
+            "readiness": from_container(container.readiness),
+            "metrics": from_container(container.metrics),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
         openapi_config=OpenAPIConfig(title="Kalinsky", version="0.1.0", path="/api/schema"),
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],
+        # Litestar's records go to the root logger, which the server configures (KALINSKY_LOG_FORMAT).
+        logging_config=LoggingConfig(
+            configure_root_logger=False, loggers={"litestar": {"level": "INFO", "propagate": True}}
+        ),
     )
     app.state.container = container
     return app

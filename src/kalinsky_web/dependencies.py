@@ -3,7 +3,7 @@ the adapters behind them; Litestar must not validate these against their types (
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +33,26 @@ class Timelines(Protocol):
         ...
 
 
+class CheckResult(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def detail(self) -> str: ...
+
+
+class ReadinessChecks(Protocol):
+    async def check(self) -> Mapping[str, CheckResult]:
+        """Each readiness check's result, by name."""
+        ...
+
+
+class MetricsExposition(Protocol):
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        ...
+
+
 Library = NamedDependency[SkipValidation[SourceLibrary]]
 Desk = NamedDependency[SkipValidation[AssemblyDesk]]
 OutputUrl = NamedDependency[SkipValidation[Callable[[str], str]]]
@@ -40,3 +60,5 @@ Files = NamedDependency[SkipValidation[SourceFiles]]
 Thumbnailer = NamedDependency[SkipValidation[Posters]]
 TimelineExport = NamedDependency[SkipValidation[Timelines]]
 Events = NamedDependency[SkipValidation[EventHub]]
+Readiness = NamedDependency[SkipValidation[ReadinessChecks]]
+Metrics = NamedDependency[SkipValidation[MetricsExposition]]

@@ -1,7 +1,7 @@
 """`GET /api/v1/events`: Server-Sent Events of assembly and index changes, as they are stored.
 
-Events: `ready` once the stream follows the changes, then `created`, `progress`, `finished` (data: the API's
-Assembly body) and `index` (data: `{"count": N}`), and `overflow` when this client fell so far behind that events
+Events: `ready` once the stream follows the changes, then `created`, `progress`, `finished`, `deleted` (data: the
+API's Assembly body) and `index` (data: `{"count": N}`), and `overflow` when this client fell so far behind that events
 were dropped (reload what you show). A comment every few seconds keeps proxies from closing a quiet stream.
 """
 

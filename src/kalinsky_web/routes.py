@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, MediaType, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from kalinsky_web.dependencies import Desk, Library, OutputUrl, TimelineExport
-from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, Source, error_responses
+from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, RenderReport, Source, error_responses
 
 NOT_INDEXED = "No index yet: call POST /api/v1/sources/reindex first"
 NO_ASSEMBLY = "No assembly has this id"
@@ -40,11 +40,15 @@ class AssembliesController(Controller):
         status_code=HTTP_202_ACCEPTED,
         summary="Create an assembly and start rendering it",
         responses=error_responses(
-            e409=NOT_INDEXED, e422="Clips that cannot be assembled: unknown source, bad trim, empty list"
+            e409=NOT_INDEXED,
+            e422="Clips that cannot be assembled (unknown source, bad trim, empty list), or a callback_url that is "
+            "not http(s)",
         ),
     )
     async def create(self, data: JSONBody[AssemblyCreate], desk: Desk, output_url: OutputUrl) -> Assembly:
-        assembly = await desk.start(data.clip_inputs(), name=data.name, preview=data.preview)
+        assembly = await desk.start(
+            data.clip_inputs(), name=data.name, preview=data.preview, callback_url=data.callback_url
+        )
         return Assembly.of(assembly, output_url(assembly.id))
 
     @get("/", summary="All assemblies, newest first")
@@ -65,6 +69,28 @@ class AssembliesController(Controller):
     )
     async def cancel(self, assembly_id: FromPath[str], desk: Desk, output_url: OutputUrl) -> Assembly:
         return Assembly.of(await desk.cancel(assembly_id), output_url(assembly_id))
+
+    @delete(
+        "/{assembly_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a finished assembly: its files and its record",
+        description="For `done`, `failed` and `cancelled` assemblies; its id is never handed out again. "
+        "409 while it renders (cancel it first), 404 once deleted.",
+        responses=error_responses(e404=NO_ASSEMBLY, e409="The assembly is still processing"),
+    )
+    async def delete_assembly(self, assembly_id: FromPath[str], desk: Desk) -> None:
+        await desk.delete(assembly_id)
+
+    @get(
+        "/{assembly_id:str}/report",
+        summary="What the finished render did at every clip and join",
+        description="Per clip: the path its video took, frames planned, written (counted in the output), copied "
+        "and encoded at each cut end. Per join: where the next clip's video and audio start in the output and "
+        "their offset. Made by every render that ends `done`; 404 otherwise.",
+        responses=error_responses(e404="No assembly has this id, or it has no report (not done)"),
+    )
+    async def report(self, assembly_id: FromPath[str], desk: Desk) -> RenderReport:
+        return RenderReport.of(await desk.report(assembly_id))
 
     @get(
         "/{assembly_id:str}/otio",

@@ -12,11 +12,13 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
 from kalinsky_core import model
+from kalinsky_core import report as model_report
 from kalinsky_core.model import AssemblyStatus, ClipInput, VideoPath
 
 #: Upper bounds that keep one request from tying up the service.
 MAX_CLIPS = 1000
 MAX_NAME_LENGTH = 200
+MAX_URL_LENGTH = 2048
 
 
 # -- requests --------------------------------------------------------------------------------------------------
@@ -35,11 +37,13 @@ class ClipIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AssemblyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A new assembly: clips in output order; `preview` burns in a timecode at a smaller size."""
+    """A new assembly: clips in output order; `preview` burns in a timecode at a smaller size; `callback_url`
+    (http or https) is POSTed the assembly's JSON when it finishes."""
 
     clips: Annotated[list[ClipIn], msgspec.Meta(max_length=MAX_CLIPS)]
     name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] | None = None
     preview: bool = True
+    callback_url: Annotated[str, msgspec.Meta(max_length=MAX_URL_LENGTH)] | None = None
 
     def clip_inputs(self) -> list[ClipInput]:
         return [clip.to_domain() for clip in self.clips]
@@ -145,9 +149,28 @@ class Clip(msgspec.Struct):
         )
 
 
-class Assembly(msgspec.Struct):
-    """An assembly and the state of its render. `output_url` is set once it is `done`."""
+class Callback(msgspec.Struct):
+    """The notice of the assembly's end to its `callback_url`: `status` is pending, retrying, delivered or
+    failed (no more attempts); `last_error` is what went wrong with the last attempt that failed."""
 
+    attempts: int
+    last_error: str | None
+    status: str
+    url: str
+
+    @classmethod
+    def of(cls, callback: model.Callback) -> Callback:
+        return cls(
+            attempts=callback.attempts, last_error=callback.last_error, status=callback.status.value,
+            url=callback.url,
+        )
+
+
+class Assembly(msgspec.Struct):
+    """An assembly and the state of its render. `output_url` is set once it is `done`; `callback` is null
+    unless a `callback_url` was given."""
+
+    callback: Callback | None
     clips: list[Clip]
     created: str
     duration: float | None
@@ -163,6 +186,7 @@ class Assembly(msgspec.Struct):
     @classmethod
     def of(cls, assembly: model.Assembly, output_url: str | None) -> Assembly:
         return cls(
+            callback=None if assembly.callback is None else Callback.of(assembly.callback),
             clips=[Clip.of(clip) for clip in assembly.clips],
             created=assembly.created,
             duration=assembly.duration,
@@ -174,6 +198,58 @@ class Assembly(msgspec.Struct):
             preview=assembly.preview,
             progress=assembly.progress,
             status=assembly.status,
+        )
+
+
+class ClipReport(msgspec.Struct):
+    """One clip of a finished render: the path its video took; frames planned, written (counted in the output),
+    copied, and encoded before the first / after the last copied frame."""
+
+    encoded_at_end: int
+    encoded_at_start: int
+    filename: str
+    frames_copied: int
+    frames_planned: int
+    frames_written: int
+    pos: int
+    video: VideoPath
+
+
+class JoinReport(msgspec.Struct):
+    """The join before clip `pos`, planned at `at` seconds: where that clip's video and audio start in the
+    output, and the audio's lead or lag (`av_offset_ms` > 0: the sound starts late)."""
+
+    at: float
+    audio_start: float
+    av_offset_ms: float
+    pos: int
+    video_start: float
+
+
+class RenderReport(msgspec.Struct):
+    """What a finished render did at every clip and every join; `largest_offset_ms` sums it up."""
+
+    clips: list[ClipReport]
+    joins: list[JoinReport]
+    largest_offset_ms: float
+
+    @classmethod
+    def of(cls, report: model_report.RenderReport) -> RenderReport:
+        return cls(
+            clips=[
+                ClipReport(
+                    encoded_at_end=c.encoded_at_end, encoded_at_start=c.encoded_at_start, filename=c.filename,
+                    frames_copied=c.frames_copied, frames_planned=c.frames_planned, frames_written=c.frames_written,
+                    pos=c.pos, video=c.video,
+                )
+                for c in report.clips
+            ],
+            joins=[
+                JoinReport(at=j.at, audio_start=j.audio_start, av_offset_ms=j.av_offset_ms, pos=j.pos,
+                           video_start=j.video_start)
+                for j in report.joins
+            ],
+            largest_offset_ms=report.largest_offset_ms,
         )
 
 

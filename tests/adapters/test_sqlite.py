@@ -12,7 +12,8 @@ import attrs
 from samples import assembly, sources
 
 from kalinsky_adapters.sqlite import SqliteRepo
-from kalinsky_core.model import AssemblyStatus
+from kalinsky_core.model import AssemblyStatus, Callback, CallbackStatus
+from kalinsky_core.report import ClipReport, JoinReport, RenderReport
 
 
 async def test_sources_round_trip_and_an_empty_index_differs_from_none(tmp_path: Path) -> None:
@@ -58,6 +59,22 @@ async def test_sequence_never_hands_out_a_number_twice(tmp_path: Path) -> None:
     assert numbers == sorted(set(numbers)) and numbers[-1] == 21
 
 
+async def test_delete_removes_a_finished_assembly_and_its_number_stays_taken(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        first, second = assembly(await repo.next_sequence()), assembly(await repo.next_sequence())
+        await repo.add(first)
+        await repo.add(second)
+        assert await repo.delete(second.id) is False  # still processing
+        await repo.save_state(second.completed(1.0))
+        assert await repo.delete(second.id) is True
+        assert await repo.delete(second.id) is False and await repo.get(second.id) is None
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        assert db.execute("SELECT count(*) FROM clips WHERE assembly_id = ?", (second.id,)).fetchone() == (0,)
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.list() == [first]
+        assert await repo.next_sequence() == 3  # the deleted asm_002 is never handed out again
+
+
 async def test_database_is_in_wal_mode(tmp_path: Path) -> None:
     async with SqliteRepo(tmp_path / "k.db"):
         pass
@@ -100,3 +117,47 @@ async def test_a_database_from_before_copy_ends_opens_and_keeps_its_index(tmp_pa
         assert old.identity is None  # indexed before identities: only its size is checked until a reindex
         await repo.replace_sources(sources())
         assert await repo.list_sources() == sources()
+
+
+async def test_a_database_from_before_callbacks_opens_keeps_its_assemblies_and_stores_callbacks(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / "k.db") as db:  # the assemblies table before callback URLs
+        db.execute("CREATE TABLE assemblies (id TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL, error TEXT, "
+                   "preview INTEGER NOT NULL, output_url TEXT, duration REAL, created TEXT NOT NULL, "
+                   "progress REAL NOT NULL DEFAULT 0, eta_seconds REAL)")
+        db.execute("INSERT INTO assemblies VALUES ('asm_001', 'old', 'done', NULL, 1, NULL, 2.0, "
+                   "'2026-01-01T00:00:00.000Z', 1.0, NULL)")
+        db.execute('CREATE TABLE clips (assembly_id TEXT NOT NULL REFERENCES assemblies(id), pos INTEGER NOT NULL, '
+                   'filename TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL, duration REAL NOT NULL, '
+                   "video TEXT NOT NULL DEFAULT 'reencode', PRIMARY KEY (assembly_id, pos))")
+        db.execute("INSERT INTO clips VALUES ('asm_001', 1, 'a.mp4', 0, 2, 2, 'copy')")
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        old = await repo.get("asm_001")
+        assert old is not None and (old.name, old.status, old.callback) == ("old", AssemblyStatus.DONE, None)
+        asked = attrs.evolve(assembly(2), callback=Callback(url="https://example.com/hook"))
+        await repo.add(asked)
+        await repo.save_callback("asm_001", Callback(url="ignored", status="delivered"))  # none was asked for
+        await repo.save_callback(asked.id, Callback(url="ignored", status="retrying", attempts=2,
+                                                    last_error="HTTP 500"))
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert (await repo.get("asm_001")).callback is None
+        assert (await repo.get(asked.id)).callback == Callback(
+            url="https://example.com/hook", status=CallbackStatus.RETRYING, attempts=2, last_error="HTTP 500")
+
+
+async def test_a_report_round_trips_and_goes_with_its_assembly(tmp_path: Path) -> None:
+    report = RenderReport(
+        clips=(ClipReport(pos=1, filename="a.mp4", video="smart", frames_planned=90, frames_written=90,
+                          frames_copied=72, encoded_at_start=15, encoded_at_end=3),),
+        joins=(JoinReport(pos=2, at=3.0, video_start=3.0, audio_start=3.001, av_offset_ms=1.0),),
+    )
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        stored = assembly(await repo.next_sequence())
+        await repo.add(stored)
+        await repo.save_report(stored.id, report)
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.get_report(stored.id) == report and await repo.get_report("asm_999") is None
+        await repo.save_state(stored.completed(3.0))
+        assert await repo.delete(stored.id)
+        assert await repo.get_report(stored.id) is None

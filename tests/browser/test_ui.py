@@ -337,3 +337,30 @@ def test_smart_cut_render_plays_frame_exact_and_renders_can_be_cancelled(
         shot(page, "11-cancelled")
         assert http_json("GET", f"{base}/api/v1/assemblies/{long['id']}")[1]["status"] == "cancelled"
         assert errors == []
+
+        # Deleting asks first; declined, the card stays; accepted, it goes, with its files.
+        questions: list[str] = []
+        answers = iter([False, True, True])
+
+        def answer(dialog) -> None:
+            questions.append(dialog.message)
+            dialog.accept() if next(answers) else dialog.dismiss()
+
+        page.on("dialog", answer)
+        delete = long_card.get_by_role("button", name="Delete Long")
+        delete.click()
+        expect(long_card).to_be_visible()
+        assert http_json("GET", f"{base}/api/v1/assemblies/{long['id']}")[0] == 200
+        delete.click()
+        expect(long_card).to_have_count(0)
+        assert questions == [f'Delete the render "Long" ({long["id"]})? This cannot be undone.'] * 2
+        assert http_json("GET", f"{base}/api/v1/assemblies/{long['id']}")[0] == 404
+        expect(page.locator(f"#render-{clean['id']}")).to_be_visible()  # the others stay
+        clean_card = page.locator(f"#render-{clean['id']}")
+        clean_card.get_by_role("button", name="Delete Smart").click()
+        expect(clean_card).to_have_count(0)
+        assert not (tmp_path / "output" / clean["id"]).exists()
+        assert questions[2] == f'Delete the render "Smart" ({clean["id"]}) and its video file? This cannot be undone.'
+        page.reload()
+        expect(page.locator("#render-list > li")).to_have_count(0)
+        assert errors == []

@@ -218,3 +218,20 @@ def test_entrypoint_creates_the_schema_then_runs_the_command(tmp_path: Path) -> 
     with sqlite3.connect(db_path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "assemblies" in tables
+
+
+def test_api_healthcheck_asks_readyz_and_fails_when_the_service_is_not_ready(tmp_path: Path, sources_dir: Path) -> None:
+    from server import Server
+
+    check = compose()["services"]["api"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"] and "http://127.0.0.1:8000/readyz" in check[3]
+    server = Server(tmp_path)
+    try:
+        command = [sys.executable, "-c", check[3].replace("http://127.0.0.1:8000", server.url)]
+        assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+        shutil.rmtree(tmp_path / "output")
+        (tmp_path / "output").write_text("not a folder")
+        failed = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert failed.returncode != 0 and "503" in failed.stderr
+    finally:
+        server.stop(timeout=15)

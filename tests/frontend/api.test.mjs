@@ -62,9 +62,15 @@ test("each endpoint has its address", async () => {
   await client.reindex();
   await client.listAssemblies();
   await client.cancelAssembly("a b/c");
+  await client.deleteAssembly("asm_001");
   assert.deepEqual(
     calls.map(({ method, url }) => `${method} ${url}`),
-    ["POST /api/v1/sources/reindex", "GET /api/v1/assemblies", "POST /api/v1/assemblies/a%20b%2Fc/cancel"],
+    [
+      "POST /api/v1/sources/reindex",
+      "GET /api/v1/assemblies",
+      "POST /api/v1/assemblies/a%20b%2Fc/cancel",
+      "DELETE /api/v1/assemblies/asm_001",
+    ],
   );
 });
 

@@ -3,6 +3,8 @@ import { test } from "node:test";
 
 import {
   bodyChange,
+  canDelete,
+  deleteQuestion,
   displayName,
   failureSummary,
   justFinished,
@@ -78,4 +80,19 @@ test("only a render seen running has just finished", () => {
   assert.equal(justFinished(null, done), false, "found finished on the first look");
   assert.equal(justFinished(done, done), false);
   assert.equal(justFinished(processing, processing), false);
+});
+
+test("only finished renders can be deleted, after a question naming them", () => {
+  assert.equal(canDelete(processing), false);
+  assert.equal(canDelete(done), true);
+  assert.equal(canDelete({ status: "failed" }), true);
+  assert.equal(canDelete({ status: "cancelled" }), true);
+  assert.equal(
+    deleteQuestion({ id: "asm_004", name: "Take two", status: "done" }),
+    'Delete the render "Take two" (asm_004) and its video file? This cannot be undone.',
+  );
+  assert.equal(
+    deleteQuestion({ id: "asm_005", name: null, status: "failed" }),
+    "Delete the render asm_005? This cannot be undone.",
+  );
 });

@@ -31,6 +31,7 @@ from kalinsky_adapters.sqlite import SqliteRepo
 from kalinsky_core import (
     Assembly,
     AssemblyNotFound,
+    AssemblyProcessing,
     AssemblyStatus,
     ClipInput,
     MediaInfo,
@@ -72,7 +73,7 @@ class AssemblyMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.repo: AssemblyRepo = self.run(self.open_repo())
         self.index: tuple[Source, ...] | None = None  # what the last reindex made
-        self.asked: dict[str, Assembly] = {}  # every assembly as created, in creation order
+        self.asked: dict[str, Assembly] = {}  # every assembly as created (and not deleted), in creation order
         self.states: dict[str, tuple[AssemblyStatus, str | None]] = {}  # expected status and error
         self.last_sequence = 0
 
@@ -232,6 +233,24 @@ class AssemblyMachine(RuleBasedStateMachine):
 
     async def reopen_repo(self) -> AssemblyRepo:
         return self.repo
+
+    @precondition(lambda self: bool(self.asked))
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        assembly_id = data.draw(st.sampled_from(list(self.asked)), label="assembly")
+        files = FakeRendering.create().files
+        if self.states[assembly_id][0] is AssemblyStatus.PROCESSING:
+            with pytest.raises(AssemblyProcessing) as raised:
+                self.run(services.delete_assembly(self.repo, files, assembly_id))
+            assert raised.value.message == f"Assembly {assembly_id} is still processing"
+            assert files.discarded == [] and self.run(self.repo.get(assembly_id)) is not None
+            return
+        deleted = self.run(services.delete_assembly(self.repo, files, assembly_id))
+        assert deleted.id == assembly_id and files.discarded == [assembly_id]
+        del self.asked[assembly_id], self.states[assembly_id]
+        with pytest.raises(AssemblyNotFound):
+            self.run(services.delete_assembly(self.repo, files, assembly_id))
+        assert not self.run(self.repo.delete(assembly_id))
 
     @rule(unknown=st.integers(0, 10**6).map(lambda n: f"asm_{n:03d}") | st.text(max_size=12))
     def get_unknown(self, unknown: str) -> None:

@@ -20,13 +20,18 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.auto_reindex is True and settings.max_renders >= 1
     assert settings.ffmpeg_bin is None and settings.ffprobe_bin is None
     assert (settings.preview_height, settings.preview_proxies) == (720, True)
+    assert settings.log_format == "text"
 
 
 def test_variables_override_and_db_path_follows_the_data_dir() -> None:
     settings = Settings.from_env({
         "KALINSKY_DATA_DIR": "/srv/data", "KALINSKY_AUTO_REINDEX": "false", "KALINSKY_MAX_RENDERS": "3",
         "KALINSKY_AUDIO_BITRATE": "192k", "KALINSKY_FFMPEG_BIN": sys.executable, "KALINSKY_PREVIEW_PROXIES": "off",
+        "KALINSKY_LOG_FORMAT": "JSON",
     })
+    assert settings.log_format == "json"
+    assert Settings.from_env({}).keep_days is None
+    assert Settings.from_env({"KALINSKY_KEEP_DAYS": "0.5"}).keep_days == 0.5
     assert settings.preview_proxies is False
     assert settings.db_path == Path("/srv/data/kalinsky.db")
     assert (settings.auto_reindex, settings.max_renders, settings.audio_bitrate) == (False, 3, "192k")
@@ -47,7 +52,8 @@ def test_the_cache_size_takes_units_and_defaults_to_5_gb_or_a_tenth_of_the_disk(
     ("name", "value"),
     [("AUDIO_FADE_MS", "-5"), ("AUDIO_FADE_MS", "fifty"), ("MAX_RENDERS", "0"), ("AUTO_REINDEX", "maybe"),
      ("AUDIO_BITRATE", "loud"), ("AUDIO_CODEC", "aac; rm"), ("FFMPEG_BIN", "/no/such/ffmpeg"),
-     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("CACHE_SIZE", "big"), ("CACHE_SIZE", "-1G")],
+     ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("CACHE_SIZE", "big"), ("CACHE_SIZE", "-1G"),
+     ("LOG_FORMAT", "xml"), ("KEEP_DAYS", "0"), ("KEEP_DAYS", "-1"), ("KEEP_DAYS", "a week")],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"KALINSKY_{name}"):

@@ -1,0 +1,130 @@
+"""Webhooks: a finished assembly's JSON POSTed to its `callback_url`, signed, retried with exponential backoff,
+each attempt's outcome stored with the assembly. Deliveries run in background tasks with timeouts, so a slow or
+dead receiver never holds up a request or a render.
+
+Receivers check `X-Kalinsky-Signature: sha256=<hex>`, the HMAC-SHA256 of `<X-Kalinsky-Timestamp>.<body>` keyed
+with the shared secret, and refuse timestamps too far from their clock (replays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+
+import attrs
+import httpx
+
+from kalinsky_core.model import Assembly, Callback, CallbackStatus
+from kalinsky_core.ports import AssemblyRepo
+
+log = logging.getLogger(__name__)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-Kalinsky-Signature` value of a delivery."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def retry_delays(first: float, window: float) -> list[float]:
+    """Seconds to wait before each retry: doubling from `first`, the last one cut so they add up to `window`."""
+    delays: list[float] = []
+    delay = first
+    while first > 0 and sum(delays) + 1e-9 < window:
+        delays.append(min(delay, window - sum(delays)))
+        delay *= 2
+    return delays
+
+
+@attrs.define
+class WebhookSender:
+    """Delivers the notices of finished assemblies. `body_of` is the JSON the API shows of an assembly."""
+
+    repo: AssemblyRepo
+    body_of: Callable[[Assembly], bytes]
+    secret: str | None = None
+    first_retry: float = 5.0
+    retry_window: float = 600.0
+    timeout: float = 10.0
+    _tasks: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
+    _client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
+
+    def finished(self, assembly: Assembly) -> None:
+        """Start delivering, in the background, if the assembly asked to be told and was not yet."""
+        callback = assembly.callback
+        if callback is None or callback.status in {CallbackStatus.DELIVERED, CallbackStatus.FAILED}:
+            return
+        task = asyncio.create_task(self._deliver(assembly, callback), name=f"webhook {assembly.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def resume(self, assemblies: list[Assembly]) -> None:
+        """Deliver again what a previous run left undelivered (finished assemblies only)."""
+        for assembly in assemblies:
+            if assembly.status.is_final:
+                self.finished(assembly)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop the deliveries under way (a later start resumes them) and close the connections."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        return self._client
+
+    async def _deliver(self, assembly: Assembly, callback: Callback) -> None:
+        body = self.body_of(assembly)
+        delays = retry_delays(self.first_retry, self.retry_window)
+        attempts = callback.attempts
+        for retry in range(len(delays) + 1):
+            attempts += 1
+            error = await self._attempt(callback.url, body)
+            if error is None:
+                await self.repo.save_callback(
+                    assembly.id, attrs.evolve(callback, status=CallbackStatus.DELIVERED, attempts=attempts,
+                                              last_error=None),
+                )
+                log.info("told %s that %s is %s", callback.url, assembly.id, assembly.status.value)
+                return
+            last = retry == len(delays)
+            status = CallbackStatus.FAILED if last else CallbackStatus.RETRYING
+            await self.repo.save_callback(
+                assembly.id, attrs.evolve(callback, status=status, attempts=attempts, last_error=error)
+            )
+            if last:
+                log.warning("gave up telling %s about %s after %d attempts: %s",
+                            callback.url, assembly.id, attempts, error)
+                return
+            await asyncio.sleep(delays[retry])
+
+    async def _attempt(self, url: str, body: bytes) -> str | None:
+        """One POST; None when the receiver took it (2xx), else what went wrong."""
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json", "User-Agent": "kalinsky-webhook",
+                   "X-Kalinsky-Timestamp": str(timestamp)}
+        if self.secret:
+            headers["X-Kalinsky-Signature"] = signature(self.secret, timestamp, body)
+        try:
+            response = await self.client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return f"no answer within {self.timeout:g} s"
+        except httpx.HTTPError as error:
+            return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"

@@ -1,0 +1,62 @@
+"""GET /api/v1/assemblies/{id}/report: the figures of a render whose joins are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from media import frame_indices
+from webapp import wait_done
+
+
+def test_report_of_a_smart_cut_a_copy_and_a_reencode(client: TestClient, tmp_path: Path) -> None:
+    clips = [
+        {"source": "a.mp4", "start": 0.5, "end": 3.5},  # frames 15..104: keyframes every 30 frames
+        {"source": "a.mp4", "start": 1.0, "end": 2.0},  # frames 30..59: from one keyframe to the next
+        {"source": "b.mov", "start": 0.4, "end": 1.2},  # 25 fps, 160x120: encoded whole to 30 fps, 320x240
+    ]
+    created = client.post("/api/v1/assemblies", json={"preview": False, "clips": clips}).json()
+    assert client.get(f"/api/v1/assemblies/{created['id']}/report").status_code == 404  # not yet done
+    done = wait_done(client, created["id"])
+    assert done["status"] == "done", done["error"]
+    response = client.get(f"/api/v1/assemblies/{created['id']}/report")
+    assert response.status_code == 200
+    report = response.json()
+    smart, copied, encoded = report["clips"]
+    paths = [clip["video"] for clip in done["clips"]]
+    assert [clip["video"] for clip in report["clips"]] == paths
+    assert [(c["pos"], c["filename"], c["frames_planned"]) for c in report["clips"]] == [
+        (1, "a.mp4", 90), (2, "a.mp4", 30), (3, "b.mov", 24)]
+    assert [c["frames_written"] for c in report["clips"]] == [90, 30, 24]
+    for clip in report["clips"]:
+        assert clip["encoded_at_start"] + clip["frames_copied"] + clip["encoded_at_end"] == clip["frames_planned"]
+    # frames 15..29 come before keyframe 30; a copy may only end where the source's frame order allows it
+    assert (smart["video"], smart["encoded_at_start"], smart["frames_copied"], smart["encoded_at_end"]) == (
+        "smart", 15, 72, 3)
+    assert (copied["video"], copied["encoded_at_start"], copied["frames_copied"], copied["encoded_at_end"]) == (
+        "smart", 0, 29, 1)
+    assert encoded["video"] == "reencode" and (encoded["frames_copied"], encoded["encoded_at_start"]) == (0, 24)
+
+    assert [(j["pos"], j["at"]) for j in report["joins"]] == [(2, 3.0), (3, 4.0)]
+    for join in report["joins"]:
+        assert join["video_start"] == pytest.approx(join["at"], abs=1e-3)
+        assert abs(join["av_offset_ms"]) < 1000 / 30  # within a frame
+        assert join["av_offset_ms"] == pytest.approx((join["audio_start"] - join["video_start"]) * 1000, abs=1e-3)
+    assert report["largest_offset_ms"] == max(abs(j["av_offset_ms"]) for j in report["joins"])
+    frames = frame_indices(tmp_path / "output" / created["id"] / "result.mp4")
+    assert len(frames) == 144 and frames[90:120] == list(range(30, 60))  # the figures describe this very file
+
+    assert client.delete(f"/api/v1/assemblies/{created['id']}").status_code == 204
+    assert client.get(f"/api/v1/assemblies/{created['id']}/report").json()["detail"] == "Assembly not found"
+
+
+def test_report_of_unknown_failed_and_deleted_assemblies(client: TestClient, tmp_path: Path) -> None:
+    unknown = client.get("/api/v1/assemblies/asm_404/report")
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "Assembly not found"
+    created = client.post("/api/v1/assemblies", json={"clips": [{"source": 1, "end": 0.5}]}).json()
+    (tmp_path / "sources" / "a.mp4").write_bytes(b"damaged")
+    assert wait_done(client, created["id"])["status"] == "failed"
+    failed = client.get(f"/api/v1/assemblies/{created['id']}/report")
+    assert failed.status_code == 404
+    assert failed.json()["detail"] == f"Assembly {created['id']} has no report: it is failed"
