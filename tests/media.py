@@ -105,3 +105,39 @@ def audio_samples(path: Path, rate: int = 48000) -> list[int]:
 
 def rms(samples: list[int]) -> float:
     return (sum(s * s for s in samples) / max(len(samples), 1)) ** 0.5
+
+
+def parameter_sets(path: Path) -> dict[tuple[str, int], list[tuple[tuple[str, str], ...]]]:
+    """Every H.264 SPS and PPS the video of `path` defines (in its sample entry and in-band), by kind and id, with
+    the distinct contents found under each: more than one content under one id is a redefinition."""
+    trace = subprocess.run(
+        [FFMPEG, "-v", "trace", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-bsf:v", "trace_headers",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr
+    found: dict[tuple[str, int], list[tuple[tuple[str, str], ...]]] = {}
+    kind, fields = None, []
+
+    def close() -> None:
+        if kind is None:
+            return
+        key = "seq_parameter_set_id" if kind == "SPS" else "pic_parameter_set_id"
+        number = int(next(value for name, value in fields if name == key))
+        contents = found.setdefault((kind, number), [])
+        if tuple(fields) not in contents:
+            contents.append(tuple(fields))
+
+    for line in trace.splitlines():
+        if "[trace_headers" not in line:
+            continue
+        text = line.split("]", 1)[1].strip()
+        parts = text.split()
+        if parts and parts[0].isdigit() and "=" in text:  # "<bit offset> <field> <bits> = <value>"
+            if kind is not None:
+                fields.append((parts[1], text.rsplit("=", 1)[1].strip()))
+            continue
+        close()
+        kind = "SPS" if text == "Sequence Parameter Set" else "PPS" if text == "Picture Parameter Set" else None
+        fields = []
+    close()
+    return found

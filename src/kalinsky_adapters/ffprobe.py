@@ -68,6 +68,7 @@ def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | N
         time_base=str(video.get("time_base") or ""),
         rotation=_rotation(video),
         constant_rate=video.get("avg_frame_rate") == video.get("r_frame_rate"),
+        parameter_sets=str(video.get("extradata_hash") or ""),
         **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range")},
     )
 
@@ -182,7 +183,8 @@ class FfprobeProber:
         except OSError as error:
             raise ProbeFailed(f"cannot read the file: {error.strerror}") from error
         done = await process.run(
-            [self.ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", file_url(path)]
+            [self.ffprobe, "-v", "error", "-show_format", "-show_streams", "-show_data_hash", "sha256", "-of", "json",
+             file_url(path)]
         )
         if done.returncode != 0:
             last_line = (done.stderr_tail.splitlines() or [f"ffprobe exited with {done.returncode}"])[-1]

@@ -39,6 +39,9 @@ class VideoCoding:
     # PQ's static HDR metadata, in SMPTE ST 2086 / CTA-861.3 notation ("" when absent): the mastering display as
     # "G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)" (chromaticities in 0.00002, luminance in 0.0001 cd/m²) and the content
     # light level as "MaxCLL,MaxFALL" (cd/m²)
+    #: A digest of the stream's parameter sets (H.264 SPS/PPS, as the sample entry holds them): streams copied into
+    #: one output must agree on them, or a decoder would be handed two sets under one id ("" when unknown).
+    parameter_sets: str = ""
     master_display: str = ""
     max_cll: str = ""
 

@@ -56,8 +56,8 @@ class Encoding:
     benchmark's noisy sources), where a difference does not show, and the output stays within 1.15 times the
     size of a stream copy (`bench/render.py --psnr`)."""
 
-    clean: EncoderSettings = EncoderSettings(preset="superfast", crf=17)
-    clean_joins: EncoderSettings = EncoderSettings(preset="ultrafast", crf=20.5)
+    clean: EncoderSettings = EncoderSettings(preset="superfast", crf=17, parameter_sets=2)
+    clean_joins: EncoderSettings = EncoderSettings(preset="ultrafast", crf=20.5, parameter_sets=1)
     preview: EncoderSettings = EncoderSettings(preset="ultrafast", crf=26)
 
     def for_segment(self, plan: RenderPlan, segment: SegmentPlan) -> EncoderSettings:

@@ -20,10 +20,13 @@ from kalinsky_core.plan import quarter_turn
 
 @attrs.frozen
 class EncoderSettings:
-    """How hard the encoder works: libx264's preset and constant rate factor."""
+    """How hard the encoder works: the preset and constant rate factor; and the id of the parameter sets (H.264
+    SPS/PPS) its frames refer to. Frames copied from sources keep their own (0); pieces encoded with other settings
+    get ids of their own, so that one output never defines one id twice with different content."""
 
     preset: str
     crf: float
+    parameter_sets: int = 0
 
 
 def colour(coding: VideoCoding) -> tuple[str, str, str, str]:
@@ -89,6 +92,7 @@ class X264Rules:
             and (first.profile, first.pix_fmt, first.reorder_depth, first.time_base, quarter_turn(first.rotation))
             == (other.profile, other.pix_fmt, other.reorder_depth, other.time_base, quarter_turn(other.rotation))
             and colour(first) == colour(other)
+            and first.parameter_sets == other.parameter_sets
         )
 
     def encodes(self, coding: VideoCoding) -> bool:
@@ -101,17 +105,18 @@ class X264Rules:
         """libx264 arguments; with `coding`, tagged with its colour description, and for a copyable one set up like
         the frames coded so (profile, level, B-frame delay)."""
         args = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p"]
-        if coding is None:
-            return args
-        args += colour_args(coding)
-        if not self.copyable(coding):
-            return args
-        profile = self.PROFILES.get(coding.profile, "high")
-        args += ["-profile:v", profile]
-        if coding.level > 0:
-            args += ["-level:v", f"{coding.level / 10:g}"]
-        params = {**self.PROFILE_TOOLS.get(profile, {}), **self.REORDER[coding.reorder_depth]}
-        return args + ["-x264-params", ":".join(f"{key}={value}" for key, value in params.items())]
+        params = {"sps-id": str(settings.parameter_sets)} if settings.parameter_sets else {}
+        if coding is not None:
+            args += colour_args(coding)
+        if coding is not None and self.copyable(coding):
+            profile = self.PROFILES.get(coding.profile, "high")
+            args += ["-profile:v", profile]
+            if coding.level > 0:
+                args += ["-level:v", f"{coding.level / 10:g}"]
+            params |= {**self.PROFILE_TOOLS.get(profile, {}), **self.REORDER[coding.reorder_depth]}
+        if params:
+            args += ["-x264-params", ":".join(f"{key}={value}" for key, value in params.items())]
+        return args
 
 
 class X265Rules:
