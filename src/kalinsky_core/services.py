@@ -150,7 +150,15 @@ class _ProgressRecorder:
         self.assembly = self.assembly.with_progress(fraction, self.eta(fraction))
         if self.assembly.progress - self.stored >= PROGRESS_STEP:
             self.stored = self.assembly.progress
+            await self.save()
+
+    async def save(self) -> None:
+        """Store the progress made so far. Progress is only shown, so a record that cannot be written now (a full
+        disk) does not stop the render: its end is what must be stored (see `record_end`)."""
+        try:
             await self.repo.save_state(self.assembly)
+        except Exception as error:
+            log.warning("progress of %s not recorded: %s", self.assembly.id, error)
 
     def cutting(self, segment: SegmentPlan) -> ProgressCallback:
         async def callback(seconds: float) -> None:
@@ -211,7 +219,7 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
             preview_height=rendering.preview_height,
         )
         recorder = _ProgressRecorder(repo, assembly, plan)
-        await repo.save_state(recorder.assembly)
+        await recorder.save()
         cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
         output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
         finished = recorder.assembly.completed(output.duration)
@@ -225,8 +233,36 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
     except BaseException:
         await files.discard(assembly.id)
         raise
-    await repo.save_state(finished)
+    await record_end(repo, finished)
     return finished
+
+
+#: Waits between attempts to store a render's end while the records cannot be written: doubling up to the last.
+RECORD_RETRY_FIRST_S = 0.25
+RECORD_RETRY_MAX_S = 5.0
+
+
+async def record_end(repo: AssemblyRepo, finished: Assembly) -> None:
+    """Store a render's end, trying again (with a bounded backoff) until the records can be written: a full disk
+    or a locked database must not leave the assembly `processing` with no render behind it. If the process stops
+    first, the record is still `processing` and the next start renders it again."""
+    wait = RECORD_RETRY_FIRST_S
+    attempt = 1
+    while True:
+        try:
+            await repo.save_state(finished)
+        except Exception as error:
+            log.warning(
+                "the end of %s (%s) cannot be recorded yet, attempt %d, next in %.2f s: %s",
+                finished.id, finished.status.value, attempt, wait, error,
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RECORD_RETRY_MAX_S)
+            attempt += 1
+        else:
+            if attempt > 1:
+                log.info("the end of %s (%s) is recorded, attempt %d", finished.id, finished.status.value, attempt)
+            return
 
 
 async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: RenderFiles, assembly_id: str) -> Assembly:
@@ -246,7 +282,7 @@ async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: Rende
 
 async def unfinished_assemblies(repo: AssemblyRepo) -> list[Assembly]:
     """Assemblies left in `processing` (e.g. by a stop mid-render), oldest first, to be rendered again."""
-    return [assembly for assembly in reversed(await repo.list()) if assembly.status is AssemblyStatus.PROCESSING]
+    return list(reversed(await repo.list(status=AssemblyStatus.PROCESSING)))
 
 
 class Derive(enum.Enum):
@@ -324,9 +360,14 @@ class AssemblyDesk:
     async def get(self, assembly_id: str) -> Assembly:
         return await get_assembly(self.repo, assembly_id)
 
-    async def all(self) -> list[Assembly]:
-        """Every assembly, newest first."""
-        return await self.repo.list()
+    async def all(
+        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Assembly]:
+        """Assemblies newest first: every one, or a page of them (`offset`, `limit`), in `status` if given."""
+        return await self.repo.list(status=status, limit=limit, offset=offset)
+
+    async def count(self, *, status: AssemblyStatus | None = None) -> int:
+        return await self.repo.count(status=status)
 
     async def cancel(self, assembly_id: str) -> Assembly:
         return await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
