@@ -37,6 +37,18 @@ class Settings:
     max_renders: int = attrs.field(factory=_default_max_renders)
     preview_height: int = 720
     preview_proxies: bool = True
+    #: Host names (or `*.domain`, or `*` for any) the web service answers to, besides the local names.
+    allowed_hosts: tuple[str, ...] = ()
+    #: When set, every API and media request must carry it (`Authorization: Bearer ...`).
+    api_token: str | None = None
+
+    def answering_at(self, host: str) -> Settings:
+        """These settings for a server bound to `host`: the address it listens on is a name it answers to (not
+        the wildcard addresses, which no client sends as its Host)."""
+        if host in {"", "0.0.0.0", "::"}:
+            return self
+        address = f"[{host}]" if ":" in host else host
+        return attrs.evolve(self, allowed_hosts=(*self.allowed_hosts, address))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +98,19 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} is not an executable program: {value!r}")
             return value
 
+        def host_list(name: str) -> tuple[str, ...]:
+            hosts = tuple(host.strip() for host in (raw(name) or "").split(",") if host.strip())
+            for host in hosts:
+                if host != "*" and not re.fullmatch(r"(\*\.)?[A-Za-z0-9._\-]+|\[[0-9A-Fa-f:.]+\]", host):
+                    raise ConfigError(f"{PREFIX}{name} must be host names separated by commas, got {host!r}")
+            return hosts
+
+        def token(name: str) -> str | None:
+            value = raw(name)
+            if value is not None and not re.fullmatch(r"[\x21-\x7e]{16,}", value):
+                raise ConfigError(f"{PREFIX}{name} must be at least 16 visible ASCII characters without spaces")
+            return value
+
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
             sources_dir=Path(raw("SOURCES_DIR") or "sources"),
@@ -101,4 +126,6 @@ class Settings:
             max_renders=integer("MAX_RENDERS", _default_max_renders(), 1),
             preview_height=integer("PREVIEW_HEIGHT", 720, 16),
             preview_proxies=boolean("PREVIEW_PROXIES", True),
+            allowed_hosts=host_list("ALLOWED_HOSTS"),
+            api_token=token("API_TOKEN"),
         )

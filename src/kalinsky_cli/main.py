@@ -24,7 +24,7 @@ def serve(host: str, port: int) -> None:
     from kalinsky_web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(session.settings()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(session.settings().answering_at(host)), host=host, port=port, log_level="info")
 
 
 @main.command("init-db")
