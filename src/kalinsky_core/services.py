@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 CUT_SHARE = 0.9
 #: Progress is stored only when it moved by at least this much (or the step ended).
 PROGRESS_STEP = 0.01
+#: How long no progress is stored after storing it failed.
+PROGRESS_PAUSE_S = 5.0
 
 
 def is_source_file(filename: str) -> bool:
@@ -139,6 +141,7 @@ class _ProgressRecorder:
         self.started = time.monotonic()
         self.total = max(plan.duration, 1e-9)
         self.cut: dict[int, float] = {}  # seconds made, by clip position
+        self.paused_until = 0.0  # monotonic time before which no progress is stored (it failed)
 
     def eta(self, fraction: float) -> float | None:
         """Seconds left, assuming the rest goes at the average speed so far."""
@@ -154,10 +157,14 @@ class _ProgressRecorder:
 
     async def save(self) -> None:
         """Store the progress made so far. Progress is only shown, so a record that cannot be written now (a full
-        disk) does not stop the render: its end is what must be stored (see `record_end`)."""
+        disk) does not stop the render: its end is what must be stored (see `record_end`). After a failure, no
+        progress is stored for PROGRESS_PAUSE_S: each attempt may wait for a lock, and the cuts wait for this."""
+        if time.monotonic() < self.paused_until:
+            return
         try:
             await self.repo.save_state(self.assembly)
         except Exception as error:
+            self.paused_until = time.monotonic() + PROGRESS_PAUSE_S
             log.warning("progress of %s not recorded: %s", self.assembly.id, error)
 
     def cutting(self, segment: SegmentPlan) -> ProgressCallback:
