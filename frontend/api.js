@@ -27,17 +27,78 @@ export function apiError(status, body) {
   return { status, detail: errorText(status, body), clip: Number.isInteger(clip) ? clip : null };
 }
 
-/** A client whose calls go through `fetcher` (the browser's fetch unless told). */
-export function createClient(fetcher = (...args) => globalThis.fetch(...args)) {
-  async function call(method, path, body) {
+/** The cookie that carries the token for what <video>/<img> load (they cannot send headers); see guard.py. */
+export const TOKEN_COOKIE = "kalinsky_token";
+const TOKEN_KEY = "kalinsky-token";
+const TOKEN_QUESTION =
+  "This Kalinsky server needs its API token (KALINSKY_API_TOKEN). Enter it once; this browser keeps it.";
+
+/** The cookie that hands `token` to media requests of this site only (never sent by other sites' pages). */
+export const tokenCookie = (token) =>
+  token
+    ? `${TOKEN_COOKIE}=${encodeURIComponent(token)}; path=/; SameSite=Strict`
+    : `${TOKEN_COOKIE}=; path=/; SameSite=Strict; max-age=0`;
+
+/** The browser's keeper of the API token: localStorage, the media cookie, and one question when one is needed. */
+export function browserAuth(storage = globalThis.localStorage, ask = (text) => globalThis.prompt(text)) {
+  const keep = (token) => {
+    if (token) storage?.setItem(TOKEN_KEY, token);
+    else storage?.removeItem(TOKEN_KEY);
+    if (globalThis.document) globalThis.document.cookie = tokenCookie(token);
+  };
+  const kept = storage?.getItem(TOKEN_KEY) ?? null;
+  if (kept) keep(kept);
+  return {
+    token: () => storage?.getItem(TOKEN_KEY) ?? null,
+    /** Ask for the token; a cancelled question forgets the kept one (it was refused). */
+    ask: async () => {
+      const answer = ask(TOKEN_QUESTION)?.trim() || null;
+      keep(answer);
+      return answer;
+    },
+  };
+}
+
+/**
+ * A client whose calls go through `fetcher` (the browser's fetch unless told). `auth` keeps the API token: an
+ * answer 401 asks for it once (a question shared by the calls waiting for it), and the call is made again.
+ */
+export function createClient(fetcher = (...args) => globalThis.fetch(...args), auth = null) {
+  let question = null; // the pending question for a token, shared by every call that met a 401
+  let declined = false; // the question was cancelled: not asked again until the page is loaded again
+
+  function askToken() {
+    if (declined) return Promise.resolve(null);
+    question ??= auth.ask().then((answer) => {
+      question = null;
+      declined = !answer;
+      return answer;
+    });
+    return question;
+  }
+
+  async function send(method, path, body) {
     const options = { method, headers: { Accept: "application/json" } };
+    const token = auth?.token();
+    if (token) options.headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
+    return { token, response: await fetcher(`${API}${path}`, options) };
+  }
+
+  async function call(method, path, body) {
     let response;
     try {
-      response = await fetcher(`${API}${path}`, options);
+      let token;
+      ({ token, response } = await send(method, path, body));
+      if (response.status === 401 && auth) {
+        // a token kept by another call's question while this one was on its way: no need to ask again
+        const fresh = auth.token();
+        const again = (fresh && fresh !== token) || (await askToken());
+        if (again) ({ response } = await send(method, path, body));
+      }
     } catch {
       const data = { detail: UNREACHABLE };
       return { ok: false, status: 0, data, error: apiError(0, data) };
@@ -56,14 +117,21 @@ export function createClient(fetcher = (...args) => globalThis.fetch(...args)) {
     call,
     listSources: () => call("GET", "/sources"),
     reindex: () => call("POST", "/sources/reindex"),
-    listAssemblies: () => call("GET", "/assemblies"),
+    /** Assemblies newest first; `{limit, offset, status}` ask for a page of them (all by default). */
+    listAssemblies: (query = {}) => call("GET", `/assemblies${queryString(query)}`),
     createAssembly: (request) => call("POST", "/assemblies", request),
     cancelAssembly: (id) => call("POST", `/assemblies/${encodeURIComponent(id)}/cancel`),
     deleteAssembly: (id) => call("DELETE", `/assemblies/${encodeURIComponent(id)}`),
   };
 }
 
-export const api = createClient();
+/** `?a=1&b=x` of the parameters that are set; "" when none is. */
+export function queryString(query) {
+  const pairs = Object.entries(query).filter(([, value]) => value !== undefined && value !== null && value !== "");
+  return pairs.length ? `?${new URLSearchParams(pairs.map(([key, value]) => [key, String(value)]))}` : "";
+}
+
+export const api = createClient(undefined, globalThis.window ? browserAuth() : null);
 
 /** The thumbnail of a source; the query changes with the file, so a replaced file is not shown from cache. */
 export const thumbnailUrl = (source) =>

@@ -9,6 +9,7 @@ export function h(tag, attributes = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
     else if (key === "class") element.className = value;
+    else if (key === "style") element.style.cssText = value; // CSSOM: allowed by the CSP, unlike a style attribute
     else if (key === "dataset") Object.assign(element.dataset, value);
     else if (key in element && typeof value !== "string") element[key] = value;
     else element.setAttribute(key, value === true ? "" : value);

@@ -1,5 +1,7 @@
-// The renders section: every assembly the server knows, newest first, with its progress or its result,
-// kept up to date by polling. The pure parts (what a card shows, how often to poll) are exported for tests.
+// The renders section: the newest assemblies the server knows (and every one still rendering), newest first,
+// with their progress or result, kept up to date by polling. While something renders, only the assemblies that
+// are processing are asked for each second; the whole page of cards is fetched again rarely, and when a render
+// ends. The pure parts (what a card shows, how often and what to poll) are exported for tests.
 
 import { api, errorText } from "./api.js";
 import { announce, h, $, show } from "./dom.js";
@@ -8,6 +10,10 @@ import { formatDuration } from "./timecode.js";
 
 export const POLL_BUSY_MS = 1000;
 export const POLL_IDLE_MS = 10000;
+/** How many of the newest renders the section shows (besides those still rendering). */
+export const RENDERS_SHOWN = 20;
+/** While something renders, the whole page of cards is fetched again this often (else only what renders). */
+export const FULL_REFRESH_MS = 30000;
 /** Done renders whose player loads its metadata up front; older ones load when played. */
 export const PRELOADED_RENDERS = 3;
 const FAILURE_SHOWN = 240;
@@ -30,6 +36,26 @@ export function metaText(assembly) {
   if (assembly.duration !== null && assembly.duration !== undefined) parts.push(formatDuration(assembly.duration));
   return parts.join(" · ");
 }
+
+const sequence = (assembly) => Number(/(\d+)$/.exec(assembly.id)?.[1] ?? 0);
+
+/** The newest page and the renders in progress as one list, newest first, each assembly once. */
+export function mergeNewestFirst(page, processing) {
+  const byId = new Map([...processing, ...page].map((assembly) => [assembly.id, assembly]));
+  return [...byId.values()].sort((a, b) => sequence(b) - sequence(a) || String(b.created).localeCompare(a.created));
+}
+
+/**
+ * What the next poll fetches: "full" (the page of cards) when nothing renders, when that page is older than
+ * FULL_REFRESH_MS, or after the set of renders in progress changed; else "processing" (only those).
+ */
+export function pollKind(runningIds, sinceFullMs) {
+  return runningIds.length === 0 || sinceFullMs >= FULL_REFRESH_MS ? "full" : "processing";
+}
+
+/** Whether the renders in progress are still the ones the page shows as such (else the page is fetched again). */
+export const sameRunning = (runningIds, processing) =>
+  processing.length === runningIds.length && processing.every((assembly) => runningIds.includes(assembly.id));
 
 /** A failure for its card: the first line (cut at 240 characters) and whether the full text is worth a fold. */
 export function failureSummary(error) {
@@ -273,15 +299,31 @@ function renderActivity() {
   return running;
 }
 
-async function refreshRenders() {
-  const { ok, status, data, error } = await api.listAssemblies();
+/** Show that the renders could not be loaded; false if `answers` hold a failure, else true. */
+function loaded(...answers) {
   const problem = $("renders-error");
-  if (!ok || !Array.isArray(data)) {
+  const failed = answers.find((answer) => !answer.ok || !Array.isArray(answer.data));
+  if (failed) {
+    const { status, data, error } = failed;
     problem.textContent = `Could not load the renders: ${error ? error.detail : errorText(status, data)}`;
-    show(problem, true);
-    return false;
   }
-  show(problem, false);
+  show(problem, Boolean(failed));
+  return !failed;
+}
+
+let lastFull = 0; // when the page of cards was last fetched whole (ms)
+const runningIds = () =>
+  [...cards.values()].filter((entry) => entry.assembly?.status === "processing").map((entry) => entry.assembly.id);
+
+/** Fetch the newest RENDERS_SHOWN renders and every one in progress, and lay the cards out as they come. */
+async function refreshRenders() {
+  const [page, processing] = await Promise.all([
+    api.listAssemblies({ limit: RENDERS_SHOWN }),
+    api.listAssemblies({ status: "processing", limit: 1000 }),
+  ]);
+  if (!loaded(page, processing)) return false;
+  lastFull = Date.now();
+  const data = mergeNewestFirst(page.data, processing.data);
   const list = $("render-list");
   data.forEach((assembly, position) => {
     const entry = entryFor(assembly);
@@ -305,9 +347,20 @@ function schedulePoll(delay) {
   pollTimer = setTimeout(poll, delay);
 }
 
+/** Update the cards of the renders in progress; the whole page when one has ended or another has started. */
+async function refreshRunning(running) {
+  const processing = await api.listAssemblies({ status: "processing", limit: 1000 });
+  if (!loaded(processing)) return false;
+  if (!sameRunning(running, processing.data)) return refreshRenders();
+  for (const assembly of processing.data) updateCard(entryFor(assembly), assembly, 0);
+  return true;
+}
+
 async function poll() {
   if (document.hidden) return; // resumed by visibilitychange
-  const ok = await refreshRenders();
+  const running = runningIds();
+  const ok =
+    pollKind(running, Date.now() - lastFull) === "full" ? await refreshRenders() : await refreshRunning(running);
   schedulePoll(pollDelay(ok, renderActivity()));
 }
 

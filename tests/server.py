@@ -24,9 +24,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_json(method: str, url: str, body: object | None = None, timeout: float = 30) -> tuple[int, object]:
+def http_json(
+    method: str, url: str, body: object | None = None, timeout: float = 30, headers: dict[str, str] | None = None
+) -> tuple[int, object]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -72,9 +76,13 @@ class Server:
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
-            with contextlib.suppress(OSError):
+            try:
                 urllib.request.urlopen(f"{self.url}/api/v1/assemblies", timeout=2).close()
                 return
+            except urllib.error.HTTPError:
+                return  # it answers (e.g. 401: an API token is set)
+            except OSError:
+                pass
             if time.monotonic() > deadline:
                 raise TimeoutError("server did not start")
             time.sleep(0.1)

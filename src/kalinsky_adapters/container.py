@@ -34,10 +34,11 @@ from kalinsky_core.ports import AssemblyRepo
 from kalinsky_core.runner import RenderRunner
 
 
-async def open_repo(settings: Settings) -> AsyncIterator[SqliteRepo]:
+async def open_repo(settings: Settings, events: EventHub) -> AsyncIterator[AssemblyRepo]:
+    """The SQLite repository; what it stores is also published on `events`."""
     repo = await SqliteRepo(settings.db_path).open()
     try:
-        yield repo
+        yield ObservedRepo(repo, events)
     finally:
         await repo.close()
 
@@ -98,8 +99,7 @@ class Container(containers.DeclarativeContainer):
     sources = providers.Singleton(SourceFolder, settings.provided.sources_dir)
     files = providers.Singleton(RenderFolders, settings.provided.output_dir)
     events = providers.Singleton(EventHub)
-    store = providers.Resource(open_repo, settings)
-    repo = providers.Singleton(ObservedRepo, store, events)  # what is stored is also published
+    repo = providers.Resource(open_repo, settings, events)
     prober = providers.Singleton(FfprobeProber, settings.provided.sources_dir, ffprobe, rules)
     # The ffmpeg processes of renders and of proxy making share these slots (renders first).
     slots = providers.Singleton(PrioritySlots, DEFAULT_PARALLEL)

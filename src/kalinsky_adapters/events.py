@@ -69,6 +69,11 @@ class ObservedRepo:
         self._repo = repo
         self._hub = hub
 
+    @property
+    def inner(self) -> AssemblyRepo:
+        """The repository whose changes this one publishes."""
+        return self._repo
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repo, name)
 

@@ -10,7 +10,7 @@ import attrs
 
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
-from kalinsky_core.model import Assembly, Callback, FileIdentity, MediaInfo, Source
+from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.report import RenderReport
@@ -44,8 +44,14 @@ class InMemoryRepo:
     async def get(self, assembly_id: str) -> Assembly | None:
         return self._assemblies.get(assembly_id)
 
-    async def list(self) -> list[Assembly]:
-        return list(reversed(self._assemblies.values()))
+    async def list(
+        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Assembly]:
+        newest_first = [a for a in reversed(self._assemblies.values()) if status is None or a.status is status]
+        return newest_first[offset:] if limit is None else newest_first[offset:offset + limit]
+
+    async def count(self, *, status: AssemblyStatus | None = None) -> int:
+        return len(await self.list(status=status))
 
     async def save_state(self, assembly: Assembly) -> None:
         stored = self._assemblies[assembly.id]

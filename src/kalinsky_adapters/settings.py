@@ -58,6 +58,18 @@ class Settings:
     webhook_first_retry: float = 5.0  # seconds before the first retry of a failed delivery; then doubling
     webhook_retry_window: float = 600.0  # retries stop once their delays add up to this
     webhook_timeout: float = 10.0  # seconds one delivery attempt may take
+    #: Host names (or `*.domain`, or `*` for any) the web service answers to, besides the local names.
+    allowed_hosts: tuple[str, ...] = ()
+    #: When set, every API and media request must carry it (`Authorization: Bearer ...`).
+    api_token: str | None = None
+
+    def answering_at(self, host: str) -> Settings:
+        """These settings for a server bound to `host`: the address it listens on is a name it answers to (not
+        the wildcard addresses, which no client sends as its Host)."""
+        if host in {"", "0.0.0.0", "::"}:
+            return self
+        address = f"[{host}]" if ":" in host else host
+        return attrs.evolve(self, allowed_hosts=(*self.allowed_hosts, address))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +143,18 @@ class Settings:
             if not re.fullmatch(r"\d+(\.\d+)?", value) or float(value) <= 0:
                 raise ConfigError(f"{PREFIX}{name} must be a number of days > 0, got {value!r}")
             return float(value)
+        def host_list(name: str) -> tuple[str, ...]:
+            hosts = tuple(host.strip() for host in (raw(name) or "").split(",") if host.strip())
+            for host in hosts:
+                if host != "*" and not re.fullmatch(r"(\*\.)?[A-Za-z0-9._\-]+|\[[0-9A-Fa-f:.]+\]", host):
+                    raise ConfigError(f"{PREFIX}{name} must be host names separated by commas, got {host!r}")
+            return hosts
+
+        def token(name: str) -> str | None:
+            value = raw(name)
+            if value is not None and not re.fullmatch(r"[\x21-\x7e]{16,}", value):
+                raise ConfigError(f"{PREFIX}{name} must be at least 16 visible ASCII characters without spaces")
+            return value
 
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
@@ -151,4 +175,6 @@ class Settings:
             log_format=choice("LOG_FORMAT", "text", LOG_FORMATS),
             keep_days=days("KEEP_DAYS"),
             webhook_secret=raw("WEBHOOK_SECRET"),
+            allowed_hosts=host_list("ALLOWED_HOSTS"),
+            api_token=token("API_TOKEN"),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import aiosqlite
 import attrs
 
+from kalinsky_core.errors import StorageUnavailable
 from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Source, VideoCoding
 from kalinsky_core.report import ClipReport, JoinReport, RenderReport
 
@@ -147,6 +149,17 @@ def _callback_row(callback: Callback | None) -> tuple[object, ...]:
     return (callback.url, callback.status.value, callback.attempts, callback.last_error)
 
 
+@contextlib.asynccontextmanager
+async def _storage_errors() -> AsyncIterator[None]:
+    """SQLite's errors as the core's StorageUnavailable: "database or disk is full", "database is locked"..."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise StorageUnavailable(
+            f"The database cannot be used now ({error}); nothing was changed, try again later"
+        ) from error
+
+
 class SqliteRepo:
     """One connection per repo; an asyncio lock keeps transactions from interleaving on it."""
 
@@ -181,7 +194,7 @@ class SqliteRepo:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
+        async with self._lock, _storage_errors():
             try:
                 yield self.db
                 await self.db.commit()
@@ -201,7 +214,7 @@ class SqliteRepo:
             await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', 1)")
 
     async def list_sources(self) -> tuple[Source, ...] | None:
-        async with self._lock:
+        async with self._lock, _storage_errors():
             async with self.db.execute("SELECT value FROM meta WHERE key = 'indexed'") as cursor:
                 if await cursor.fetchone() is None:
                     return None
@@ -249,10 +262,10 @@ class SqliteRepo:
                 clips[assembly_id].append(Clip(pos=pos, filename=filename, start=start, end=end, video=video))
         return clips
 
-    async def _assemblies(self, where: str, params: Sequence[object]) -> list[Assembly]:
-        async with self._lock:
+    async def _assemblies(self, where: str, params: Sequence[object], page: str = "") -> list[Assembly]:
+        async with self._lock, _storage_errors():
             async with self.db.execute(
-                f"SELECT {_ASSEMBLY_COLUMNS} FROM assemblies {where} ORDER BY rowid DESC", params
+                f"SELECT {_ASSEMBLY_COLUMNS} FROM assemblies {where} ORDER BY rowid DESC {page}", params
             ) as cursor:
                 rows = await cursor.fetchall()
             clips = await self._clips([row[0] for row in rows])
@@ -279,8 +292,19 @@ class SqliteRepo:
         found = await self._assemblies("WHERE id = ?", (assembly_id,))
         return found[0] if found else None
 
-    async def list(self) -> list[Assembly]:
-        return await self._assemblies("", ())
+    async def list(
+        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Assembly]:
+        where, params = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+        # SQLite's LIMIT -1 means no limit; OFFSET needs a LIMIT before it
+        return await self._assemblies(where, (*params, -1 if limit is None else limit, offset), "LIMIT ? OFFSET ?")
+
+    async def count(self, *, status: AssemblyStatus | None = None) -> int:
+        where, params = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+        async with self._lock, _storage_errors():
+            async with self.db.execute(f"SELECT count(*) FROM assemblies {where}", params) as cursor:
+                row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def save_state(self, assembly: Assembly) -> None:
         async with self._transaction() as db:

@@ -22,7 +22,7 @@ def serve(host: str, port: int) -> None:
     from kalinsky_adapters.logs import configure_logging
     from kalinsky_web.app import create_app
 
-    settings = session.settings()
+    settings = session.settings().answering_at(host)
     configure_logging(settings.log_format)
     # uvicorn's own loggers go through the same handler (log_config=None), in the same format.
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)

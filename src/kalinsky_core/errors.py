@@ -70,3 +70,8 @@ class ProbeFailed(KalinskyError):
 
 class RenderFailed(KalinskyError):
     """A render step failed; the message is what the user sees in the assembly's `error`."""
+
+
+class StorageUnavailable(KalinskyError):
+    """The records cannot be read or written now (a full disk, a locked or broken database): nothing was
+    changed, and trying again later may work."""

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from kalinsky_core.model import Assembly, Callback, FileIdentity, MediaInfo, Source, VideoCoding
+from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Source, VideoCoding
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.report import OutputMeasurements, RenderReport
 
@@ -142,8 +142,15 @@ class AssemblyRepo(Protocol):
 
     async def get(self, assembly_id: str) -> Assembly | None: ...
 
-    async def list(self) -> list[Assembly]:
-        """All assemblies, newest first."""
+    async def list(
+        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Assembly]:
+        """Assemblies newest first: all of them, or those in `status`; `offset` newest ones skipped, at most
+        `limit` returned."""
+        ...
+
+    async def count(self, *, status: AssemblyStatus | None = None) -> int:
+        """How many assemblies there are (in `status`, if given)."""
         ...
 
     async def save_state(self, assembly: Assembly) -> None:

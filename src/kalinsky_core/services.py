@@ -25,6 +25,7 @@ from kalinsky_core.errors import (
     NotIndexed,
     ProbeFailed,
     ReportMissing,
+    StorageUnavailable,
 )
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
@@ -68,6 +69,8 @@ log = logging.getLogger(__name__)
 CUT_SHARE = 0.9
 #: Progress is stored only when it moved by at least this much (or the step ended).
 PROGRESS_STEP = 0.01
+#: How long no progress is stored after storing it failed.
+PROGRESS_PAUSE_S = 5.0
 
 
 def is_source_file(filename: str) -> bool:
@@ -167,6 +170,7 @@ class _ProgressRecorder:
         self.started = time.monotonic()
         self.total = max(plan.duration, 1e-9)
         self.cut: dict[int, float] = {}  # seconds made, by clip position
+        self.paused_until = 0.0  # monotonic time before which no progress is stored (it failed)
 
     def eta(self, fraction: float) -> float | None:
         """Seconds left, assuming the rest goes at the average speed so far."""
@@ -178,7 +182,19 @@ class _ProgressRecorder:
         self.assembly = self.assembly.with_progress(fraction, self.eta(fraction))
         if self.assembly.progress - self.stored >= PROGRESS_STEP:
             self.stored = self.assembly.progress
+            await self.save()
+
+    async def save(self) -> None:
+        """Store the progress made so far. Progress is only shown, so a record that cannot be written now (a full
+        disk) does not stop the render: its end is what must be stored (see `record_end`). After a failure, no
+        progress is stored for PROGRESS_PAUSE_S: each attempt may wait for a lock, and the cuts wait for this."""
+        if time.monotonic() < self.paused_until:
+            return
+        try:
             await self.repo.save_state(self.assembly)
+        except Exception as error:
+            self.paused_until = time.monotonic() + PROGRESS_PAUSE_S
+            log.warning("progress of %s not recorded: %s", self.assembly.id, error)
 
     def cutting(self, segment: SegmentPlan) -> ProgressCallback:
         async def callback(seconds: float) -> None:
@@ -230,6 +246,7 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
     """
     files = rendering.files
     await files.discard(assembly.id)
+    report: RenderReport | None = None
     try:
         plan = plan_render(
             assembly,
@@ -239,11 +256,11 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
             preview_height=rendering.preview_height,
         )
         recorder = _ProgressRecorder(repo, assembly, plan)
-        await repo.save_state(recorder.assembly)
+        await recorder.save()
         cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
         output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
         if output.measured is not None:
-            await repo.save_report(assembly.id, render_report(plan, output.measured))
+            report = render_report(plan, output.measured)
         finished = recorder.assembly.completed(output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)
@@ -255,8 +272,39 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
     except BaseException:
         await files.discard(assembly.id)
         raise
-    await repo.save_state(finished)
+    await record_end(repo, finished, report)
     return finished
+
+
+#: Waits between attempts to store a render's end while the records cannot be written: doubling up to the last.
+RECORD_RETRY_FIRST_S = 0.25
+RECORD_RETRY_MAX_S = 5.0
+
+
+async def record_end(repo: AssemblyRepo, finished: Assembly, report: RenderReport | None = None) -> None:
+    """Store a render's end (and its report), trying again (with a bounded backoff) until the records can be
+    written: a full disk or a locked database must not leave the assembly `processing` with no render behind it.
+    If the process stops first, the record is still `processing` and the next start renders it again."""
+    wait = RECORD_RETRY_FIRST_S
+    attempt = 1
+    while True:
+        try:
+            if report is not None:
+                await repo.save_report(finished.id, report)
+                report = None
+            await repo.save_state(finished)
+        except StorageUnavailable as error:
+            log.warning(
+                "the end of %s (%s) cannot be recorded yet, attempt %d, next in %.2f s: %s",
+                finished.id, finished.status.value, attempt, wait, error,
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RECORD_RETRY_MAX_S)
+            attempt += 1
+        else:
+            if attempt > 1:
+                log.info("the end of %s (%s) is recorded, attempt %d", finished.id, finished.status.value, attempt)
+            return
 
 
 async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: RenderFiles, assembly_id: str) -> Assembly:
@@ -325,7 +373,7 @@ async def delete_older_than(
 
 async def unfinished_assemblies(repo: AssemblyRepo) -> list[Assembly]:
     """Assemblies left in `processing` (e.g. by a stop mid-render), oldest first, to be rendered again."""
-    return [assembly for assembly in reversed(await repo.list()) if assembly.status is AssemblyStatus.PROCESSING]
+    return list(reversed(await repo.list(status=AssemblyStatus.PROCESSING)))
 
 
 class Derive(enum.Enum):
@@ -426,9 +474,14 @@ class AssemblyDesk:
     async def get(self, assembly_id: str) -> Assembly:
         return await get_assembly(self.repo, assembly_id)
 
-    async def all(self) -> list[Assembly]:
-        """Every assembly, newest first."""
-        return await self.repo.list()
+    async def all(
+        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Assembly]:
+        """Assemblies newest first: every one, or a page of them (`offset`, `limit`), in `status` if given."""
+        return await self.repo.list(status=status, limit=limit, offset=offset)
+
+    async def count(self, *, status: AssemblyStatus | None = None) -> int:
+        return await self.repo.count(status=status)
 
     async def cancel(self, assembly_id: str) -> Assembly:
         cancelled = await cancel_assembly(self.repo, self.runner, self.files, assembly_id)

@@ -13,11 +13,17 @@ from dependency_injector.ext.starlette import Lifespan
 from litestar import Litestar, MediaType, Request, Response, asgi
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 from litestar.types import Receive, Scope, Send
 
 from kalinsky_adapters.container import Container, resolve
@@ -34,12 +40,14 @@ from kalinsky_core.errors import (
     NotIndexed,
     ReportMissing,
     SourceNotFound,
+    StorageUnavailable,
 )
 from kalinsky_web import retention, webhooks
 from kalinsky_web.events import events
 from kalinsky_web.files import file_answer, file_within
+from kalinsky_web.guard import LOCAL_HOSTS, RequestGuard
 from kalinsky_web.operations import OperationsController
-from kalinsky_web.routes import AssembliesController, SourcesController
+from kalinsky_web.routes import AssembliesController, SourcesController, media_access
 from kalinsky_web.schemas import ErrorBody
 from kalinsky_web.source_media import SourceMediaController
 
@@ -60,6 +68,7 @@ _STATUS_OF: dict[type[KalinskyError], int] = {
     AssemblyProcessing: HTTP_409_CONFLICT,
     InvalidCallback: HTTP_422_UNPROCESSABLE_ENTITY,
     ReportMissing: HTTP_404_NOT_FOUND,
+    StorageUnavailable: HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 
@@ -67,6 +76,29 @@ def domain_error_response(_request: Request[Any, Any, Any], error: KalinskyError
     status = next((code for kind, code in _STATUS_OF.items() if isinstance(error, kind)), 500)
     body = ErrorBody(status_code=status, detail=error.message, clip=getattr(error, "clip", None))
     return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def validation_error_response(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
+    """Litestar's "Validation failed for GET /..." with what failed, and where, in `detail`; `extra` as it was."""
+    problems = [
+        f"{item['message']} - at `{item['key']}` ({getattr(item.get('source'), 'value', item.get('source'))})"
+        if item.get("key") and " - at " not in str(item["message"])
+        else str(item["message"])
+        for item in (error.extra if isinstance(error.extra, list) else [])
+        if isinstance(item, dict) and item.get("message")
+    ]
+    generic = error.detail.startswith("Validation failed for")  # Litestar's own text, not one of ours
+    detail = ("; ".join(problems) or error.detail) if generic else error.detail
+    body: dict[str, Any] = {"status_code": HTTP_400_BAD_REQUEST, "detail": detail}
+    if error.extra:
+        body["extra"] = error.extra
+    return Response(body, status_code=HTTP_400_BAD_REQUEST, media_type=MediaType.JSON)
+
+
+def too_deep_response(_request: Request[Any, Any, Any], _error: RecursionError) -> Response[ErrorBody]:
+    """A body nested so deep that decoding it runs out of stack (msgspec's RecursionError)."""
+    body = ErrorBody(status_code=HTTP_400_BAD_REQUEST, detail="The JSON body is nested too deeply")
+    return Response(body, status_code=HTTP_400_BAD_REQUEST, media_type=MediaType.JSON)
 
 
 def from_container(provider: providers.Provider[Any]) -> Provide:
@@ -126,7 +158,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                     yield
 
     route_handlers: list[Any] = [
-        SourcesController, SourceMediaController, AssembliesController, OperationsController, events,
+        SourcesController, SourceMediaController, AssembliesController, OperationsController, events, media_access,
         output_files(container.files()),
     ]
     if FRONTEND_DIR.is_dir():
@@ -146,7 +178,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "readiness": from_container(container.readiness),
             "metrics": from_container(container.metrics),
         },
-        exception_handlers={KalinskyError: domain_error_response},
+        exception_handlers={
+            KalinskyError: domain_error_response,
+            ValidationException: validation_error_response,
+            RecursionError: too_deep_response,
+        },
+        middleware=[RequestGuard(allowed_hosts=(*LOCAL_HOSTS, *settings.allowed_hosts), api_token=settings.api_token)],
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
         openapi_config=OpenAPIConfig(title="Kalinsky", version="0.1.0", path="/api/schema"),
         request_max_body_size=MAX_BODY_BYTES,

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
-from litestar import Controller, MediaType, Response, delete, get, post
-from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from typing import Annotated, Any
 
+import msgspec
+from litestar import Controller, MediaType, Request, Response, delete, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.exceptions import ClientException, ValidationException
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_202_ACCEPTED,
+    HTTP_204_NO_CONTENT,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+)
+
+from kalinsky_core.model import AssemblyStatus
 from kalinsky_web.dependencies import Desk, Library, OutputUrl, TimelineExport
 from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, RenderReport, Source, error_responses
 
 NOT_INDEXED = "No index yet: call POST /api/v1/sources/reindex first"
 NO_ASSEMBLY = "No assembly has this id"
+
+
+@get(
+    "/api/v1/media-access",
+    status_code=HTTP_204_NO_CONTENT,
+    summary="Whether this request may load media",
+    description="204 when no API token is set, or when the request carries it (header, or the web UI's cookie); "
+    "401 otherwise. A proxy that serves /output/ itself asks this first (nginx's auth_request).",
+    tags=["access"],
+)
+async def media_access() -> None:
+    return None  # the request guard has already refused a request without the token
 
 
 class SourcesController(Controller):
@@ -31,6 +54,34 @@ class SourcesController(Controller):
         return [Source.of(source) for source in await library.sources()]
 
 
+#: The most assemblies one page of the list holds; the largest offset (beyond it, SQLite's integers overflow).
+MAX_PAGE = 1000
+MAX_OFFSET = 1_000_000_000
+
+
+class UnsupportedMediaType(ClientException):
+    status_code = HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+
+async def strict_json_body(request: Request[Any, Any, Any]) -> None:
+    """Refuse a body that is not `application/json`, or that is not an assembly spec in strict JSON: `"1"` is not a
+    start time and `1.0` is not a source index. (Litestar converts the body leniently, so this runs before it; a
+    body that passes here converts to the same value there.)"""
+    media_type, _ = request.content_type
+    if media_type != MediaType.JSON:
+        sent = f"not {media_type!r}" if media_type else "the request has none"
+        raise UnsupportedMediaType(f"The body must be JSON sent with Content-Type: application/json; {sent}")
+    try:
+        msgspec.json.decode(await request.body(), type=AssemblyCreate, strict=True)
+    except msgspec.ValidationError as error:
+        where = str(error).partition(" - at ")[2].strip("`").removeprefix("$.") or "body"
+        raise ValidationException(str(error), extra=[{"message": str(error), "key": where, "source": "body"}]) from None
+    except msgspec.DecodeError as error:
+        raise ValidationException(f"Malformed JSON: {error}") from None
+    except RecursionError:
+        raise ValidationException("The JSON body is nested too deeply") from None
+
+
 class AssembliesController(Controller):
     path = "/api/v1/assemblies"
     tags = ["assemblies"]
@@ -40,10 +91,12 @@ class AssembliesController(Controller):
         status_code=HTTP_202_ACCEPTED,
         summary="Create an assembly and start rendering it",
         responses=error_responses(
-            e409=NOT_INDEXED,
+            e409=NOT_INDEXED, e415="The body is not sent as application/json",
             e422="Clips that cannot be assembled (unknown source, bad trim, empty list), or a callback_url that is "
             "not http(s)",
+            e503="The database cannot be written now (e.g. a full disk); nothing was stored",
         ),
+        before_request=strict_json_body,
     )
     async def create(self, data: JSONBody[AssemblyCreate], desk: Desk, output_url: OutputUrl) -> Assembly:
         assembly = await desk.start(
@@ -51,9 +104,31 @@ class AssembliesController(Controller):
         )
         return Assembly.of(assembly, output_url(assembly.id))
 
-    @get("/", summary="All assemblies, newest first")
-    async def list_assemblies(self, desk: Desk, output_url: OutputUrl) -> list[Assembly]:
-        return [Assembly.of(assembly, output_url(assembly.id)) for assembly in await desk.all()]
+    @get(
+        "/",
+        summary="Assemblies, newest first: all of them, or one page",
+        description="Without parameters, every assembly. `status` keeps those in one state; `offset` skips the "
+        "newest ones, `limit` caps how many come. `X-Total-Count` tells how many match `status` in all.",
+        response_headers=[
+            ResponseHeader(
+                name="X-Total-Count", description="How many assemblies match `status`", documentation_only=True
+            )
+        ],
+    )
+    async def list_assemblies(
+        self,
+        desk: Desk,
+        output_url: OutputUrl,
+        limit: Annotated[int | None, Parameter(ge=1, le=MAX_PAGE, description="At most this many")] = None,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="Skip this many of the newest")] = 0,
+        status: Annotated[AssemblyStatus | None, Parameter(description="Only assemblies in this state")] = None,
+    ) -> Response[list[Assembly]]:
+        page = await desk.all(status=status, limit=limit, offset=offset)
+        total = await desk.count(status=status)
+        return Response(
+            [Assembly.of(assembly, output_url(assembly.id)) for assembly in page],
+            headers={"X-Total-Count": str(total)},
+        )
 
     @get("/{assembly_id:str}", summary="One assembly", responses=error_responses(e404=NO_ASSEMBLY))
     async def get_assembly(self, assembly_id: FromPath[str], desk: Desk, output_url: OutputUrl) -> Assembly:

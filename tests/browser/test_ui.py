@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from media import make_video
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from server import http_json, running_server
 
@@ -89,7 +89,7 @@ def watch_errors(page: Page) -> list[str]:
 def open_source(page: Page, filename: str) -> None:
     page.locator(".source-card", has_text=filename).click()
     expect(page.locator("#viewer-source")).to_contain_text(filename)
-    page.wait_for_function("document.getElementById('player').readyState >= 2")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 2")
 
 
 def expect_picture(page: Page, frame: int) -> None:
@@ -129,7 +129,8 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         expect(page.locator(".source-card", has_text="a.mp4")).to_contain_text("320×240")
         expect(page.locator(".source-card", has_text="vertical.mp4")).to_contain_text("29.97 fps")
         page.wait_for_function(
-            "[...document.querySelectorAll('.source-card img')].every((img) => img.complete && img.naturalWidth > 0)"
+            "() => [...document.querySelectorAll('.source-card img')]"
+            ".every((img) => img.complete && img.naturalWidth > 0)"
         )
         shot(page, "02-library")
 
@@ -260,11 +261,11 @@ def test_index_mark_assemble_render_and_play(browser: Browser, tmp_path: Path, l
         expect(phone.locator(".source-card")).to_have_count(3)
         shot(phone, "08-phone-library")
         phone.locator(".source-card", has_text="vertical.mp4").tap()
-        phone.wait_for_function("document.getElementById('player').readyState >= 2")
+        phone.wait_for_function("() => document.getElementById('player').readyState >= 2")
         # The page scrolls to the player, which fits the screen whole.
         phone.wait_for_function(
-            "(() => { const box = document.getElementById('player').getBoundingClientRect();"
-            " return box.top >= 0 && box.bottom <= window.innerHeight; })()"
+            "() => { const box = document.getElementById('player').getBoundingClientRect();"
+            " return box.top >= 0 && box.bottom <= window.innerHeight; }"
         )
         box = phone.locator("#player").bounding_box()
         assert box is not None and box["height"] > box["width"] * 1.7
@@ -318,7 +319,7 @@ def test_smart_cut_render_plays_frame_exact_and_renders_can_be_cancelled(
             != ["reencode", "reencode"]  # frames were copied
         player = f"#render-{clean['id']} video"
         page.eval_on_selector(player, "video => { video.preload = 'auto'; video.load(); }")
-        page.wait_for_function(f"document.querySelector('{player}').readyState >= 2")
+        page.wait_for_function(f"() => document.querySelector('{player}').readyState >= 2")
         # output frame k shows source frame 15 + k for the first clip (90 frames), then 30 + (k - 90)
         for k, frame in [(0, 15), (14, 29), (15, 30), (44, 59), (89, 104), (90, 30), (119, 59)]:
             page.eval_on_selector(player, f"video => {{ video.currentTime = {(k + 0.5) / 30}; }}")
@@ -364,3 +365,37 @@ def test_smart_cut_render_plays_frame_exact_and_renders_can_be_cancelled(
         page.reload()
         expect(page.locator("#render-list > li")).to_have_count(0)
         assert errors == []
+
+def test_with_an_api_token_the_page_asks_once_and_loads_everything(
+    browser: Browser, tmp_path: Path, sources_dir: Path
+) -> None:
+    token = "browser-test-token-0123456789"
+    with running_server(tmp_path, env={"KALINSKY_API_TOKEN": token}) as base:
+        context = browser.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        errors = watch_errors(page)
+        refused: list[str] = []  # CSP violations are reported on the console
+        page.on("console", lambda message: refused.append(message.text) if "Content Security" in message.text else None)
+        questions: list[str] = []
+
+        def answer(dialog: Dialog) -> None:
+            questions.append(dialog.message)
+            dialog.accept(token)
+
+        page.on("dialog", answer)
+        page.goto(base)
+        expect(page.locator(".source-card")).to_have_count(2)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.source-card img')]"
+            ".every((img) => img.complete && img.naturalWidth > 0)"
+        )
+        assert len(questions) == 1 and "API token" in questions[0]
+
+        page.locator(".source-card", has_text="a.mp4").click()
+        page.wait_for_function("() => document.getElementById('player').readyState >= 2")  # media with the cookie
+
+        page.reload()
+        expect(page.locator(".source-card")).to_have_count(2)
+        assert len(questions) == 1, "the token is kept"
+        assert not errors and not refused, (errors, refused)
+        context.close()

@@ -88,7 +88,7 @@ def test_assemble_wait_renders_here_and_the_server_sees_it(env: dict[str, str], 
 
     settings = Settings(sources_dir=Path(env["KALINSKY_SOURCES_DIR"]), output_dir=tmp_path / "output",
                         data_dir=tmp_path / "data", db_path=tmp_path / "data" / "kalinsky.db", auto_reindex=False)
-    with TestClient(app=create_app(settings)) as client:
+    with TestClient(app=create_app(settings), base_url="http://kalinsky.localhost") as client:
         served = client.get("/api/v1/assemblies/asm_001").json()
     assert (served["status"], served["name"], served["preview"]) == ("done", "cli", False)
     assert served["output_url"] == "/output/asm_001/result.mp4"

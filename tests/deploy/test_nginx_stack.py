@@ -210,6 +210,46 @@ def test_api_not_listening_is_a_json_503_and_the_frontend_still_loads(tmp_path: 
         assert reply.headers["retry-after"] == "5"
         assert "not reachable" in json.loads(reply.body)["detail"]
         assert fetch(url, "/").status == 200
+        # renders ask the API whether the request may have them: without it, the same 503
+        unreachable = fetch(url, "/output/asm_001/result.mp4")
+        assert unreachable.status == 503 and "not reachable" in json.loads(unreachable.body)["detail"]
+
+
+def test_nginx_sends_csp_nosniff_and_no_framing(stack: Stack) -> None:
+    for path in ("/", "/app.js", stack.assembly["output_url"], "/api/v1/assemblies", "/no-such-page"):
+        headers = fetch(stack.url, path).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp, path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY", path
+    page = fetch(stack.url, "/").headers["content-security-policy"]
+    assert "default-src 'self'" in page and "media-src 'self' blob:" in page and "style-src 'self'" in page
+
+
+def test_with_an_api_token_nginx_serves_renders_only_with_it(tmp_path: Path, media_library: Path) -> None:
+    token = "deploy-test-token-0123456789"
+    shutil.copytree(media_library, tmp_path / "sources")
+    result = tmp_path / "output" / "asm_001" / "result.mp4"
+    result.parent.mkdir(parents=True)
+    result.write_bytes(b"\x00\x00\x00\x18ftypmp42 a finished render")
+    api_port = free_port()
+    with (
+        running_server(tmp_path, port=api_port, env={"KALINSKY_AUTO_REINDEX": "false", "KALINSKY_API_TOKEN": token}),
+        running_nginx(tmp_path / "nginx", api_port=api_port, frontend=REPO_FRONTEND, output_parent=tmp_path,
+                      port=free_port()) as url,
+    ):
+        for headers in ({}, {"Authorization": "Bearer not-the-token-0123456789"}, {"Cookie": "kalinsky_token=x"}):
+            for path in ("/output/asm_001/result.mp4", "/api/v1/assemblies"):
+                reply = fetch(url, path, headers=headers)
+                assert reply.status == 401, (path, headers, reply.status)
+                assert "token" in json.loads(reply.body)["detail"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert fetch(url, "/output/asm_001/result.mp4", headers=bearer).body == result.read_bytes()
+        cookie = fetch(url, "/output/asm_001/result.mp4", headers={"Cookie": f"kalinsky_token={token}"})
+        assert cookie.status == 200 and cookie.body == result.read_bytes()
+        assert fetch(url, "/output/asm_001/missing.mp4", headers=bearer).status == 404
+        assert fetch(url, "/api/v1/assemblies", headers=bearer).status == 200
+        assert fetch(url, "/").status == 200 and fetch(url, "/api.js").status == 200  # the page asks for it
 
 
 def test_events_stream_through_nginx_unbuffered(stack: Stack) -> None:

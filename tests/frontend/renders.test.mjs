@@ -7,14 +7,19 @@ import {
   deleteQuestion,
   displayName,
   failureSummary,
+  FULL_REFRESH_MS,
   justFinished,
+  mergeNewestFirst,
   metaText,
   outcomeText,
   percentDone,
   pollDelay,
+  pollKind,
   POLL_BUSY_MS,
   POLL_IDLE_MS,
+  RENDERS_SHOWN,
   runningCount,
+  sameRunning,
   statusLabel,
 } from "../../frontend/renders.js";
 
@@ -95,4 +100,22 @@ test("only finished renders can be deleted, after a question naming them", () =>
     deleteQuestion({ id: "asm_005", name: null, status: "failed" }),
     "Delete the render asm_005? This cannot be undone.",
   );
+});
+
+test("the page of renders and those in progress merge newest first, each once", () => {
+  const page = [{ id: "asm_1000", status: "done" }, { id: "asm_999", status: "processing", progress: 0.1 }];
+  const processing = [{ id: "asm_999", status: "processing", progress: 0.5 }, { id: "asm_012", status: "processing" }];
+  const merged = mergeNewestFirst(page, processing);
+  assert.deepEqual(merged.map((a) => a.id), ["asm_1000", "asm_999", "asm_012"]);
+  assert.equal(merged[1].progress, 0.1, "the page's copy wins: both are fresh");
+  assert.equal(RENDERS_SHOWN, 20);
+});
+
+test("while something renders only the renders in progress are polled, the page now and then", () => {
+  assert.equal(pollKind([], 0), "full");
+  assert.equal(pollKind(["asm_001"], 1000), "processing");
+  assert.equal(pollKind(["asm_001"], FULL_REFRESH_MS), "full");
+  assert.ok(sameRunning(["asm_001", "asm_002"], [{ id: "asm_002" }, { id: "asm_001" }]));
+  assert.ok(!sameRunning(["asm_001", "asm_002"], [{ id: "asm_002" }]), "one has ended: fetch the page");
+  assert.ok(!sameRunning(["asm_001"], [{ id: "asm_001" }, { id: "asm_003" }]), "one has started elsewhere");
 });

@@ -10,8 +10,8 @@ import pytest
 from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.memory import FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_core import services
-from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed
-from kalinsky_core.model import AssemblyStatus, ClipInput, FileIdentity, MediaInfo
+from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed, StorageUnavailable
+from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentity, MediaInfo
 from kalinsky_core.runner import RenderRunner
 
 RULES = CodecRules()
@@ -166,3 +166,32 @@ async def test_a_render_ending_after_its_cancel_does_not_revive_it() -> None:
     await repo.save_state(assembly.cancelled())
     await services.render_assembly(assembly, repo, renderer.rendering)
     assert (await repo.get(assembly.id)).status is AssemblyStatus.CANCELLED
+
+
+class FlakyRepo(InMemoryRepo):
+    """A repository whose writes of render state fail the first `failures` times, as a full disk would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts: list[AssemblyStatus] = []
+
+    async def save_state(self, assembly: Assembly) -> None:
+        self.attempts.append(assembly.status)
+        if len(self.attempts) <= self.failures:
+            raise StorageUnavailable("database or disk is full")
+        await super().save_state(assembly)
+
+
+async def test_a_render_whose_records_cannot_be_written_keeps_rendering_and_records_its_end_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "RECORD_RETRY_FIRST_S", 0.001)
+    repo = FlakyRepo(failures=4)
+    await services.reindex(FakeProber(FOLDER), repo)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1, 0, 1), ClipInput(2, 1, 3)])
+    done = await services.render_assembly(assembly, repo, FakeRendering.create().rendering)
+    assert done.status is AssemblyStatus.DONE
+    assert await repo.get(assembly.id) == done
+    # the first progress save failed: no more progress for a while; then the end, tried until it is stored
+    assert repo.attempts == [AssemblyStatus.PROCESSING] + [AssemblyStatus.DONE] * 4

@@ -260,6 +260,17 @@ class AssemblyMachine(RuleBasedStateMachine):
             self.run(services.get_assembly(self.repo, unknown))
         assert raised.value.message == "Assembly not found"
 
+    @rule(
+        status=st.none() | st.sampled_from(AssemblyStatus),
+        limit=st.none() | st.integers(1, 6),
+        offset=st.integers(0, 8),
+    )
+    def list_a_page(self, status: AssemblyStatus | None, limit: int | None, offset: int) -> None:
+        expected = [i for i in reversed(self.asked) if status is None or self.states[i][0] is status]
+        page = self.run(self.repo.list(status=status, limit=limit, offset=offset))
+        assert [a.id for a in page] == expected[offset:None if limit is None else offset + limit]
+        assert self.run(self.repo.count(status=status)) == len(expected)
+
     # -- invariants ------------------------------------------------------------------------------------
 
     @invariant()

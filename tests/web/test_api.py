@@ -126,14 +126,14 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
 
 def test_records_survive_a_restart_and_unfinished_ones_render_again(tmp_path: Path, sources_dir: Path) -> None:
     settings = settings_for(tmp_path, max_renders=1)
-    with TestClient(app=create_app(settings)) as client:
+    with TestClient(app=create_app(settings), base_url="http://kalinsky.localhost") as client:
         created = client.post("/api/v1/assemblies", json={"clips": [{"source": 1, "end": 1}]}).json()
         done = wait_done(client, created["id"])
     # simulate a stop mid-render: the record is left processing and the result was never published
     with sqlite3.connect(settings.db_path) as db:
         db.execute("UPDATE assemblies SET status = 'processing', output_url = NULL, duration = NULL")
     (tmp_path / "output" / created["id"] / "result.mp4").unlink()
-    with TestClient(app=create_app(settings)) as client:
+    with TestClient(app=create_app(settings), base_url="http://kalinsky.localhost") as client:
         again = wait_done(client, created["id"])
         assert again["status"] == "done" and again["duration"] == pytest.approx(done["duration"])
         assert (tmp_path / "output" / created["id"] / "result.mp4").is_file()

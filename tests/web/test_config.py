@@ -53,11 +53,25 @@ def test_the_cache_size_takes_units_and_defaults_to_5_gb_or_a_tenth_of_the_disk(
     [("AUDIO_FADE_MS", "-5"), ("AUDIO_FADE_MS", "fifty"), ("MAX_RENDERS", "0"), ("AUTO_REINDEX", "maybe"),
      ("AUDIO_BITRATE", "loud"), ("AUDIO_CODEC", "aac; rm"), ("FFMPEG_BIN", "/no/such/ffmpeg"),
      ("PREVIEW_HEIGHT", "1.5"), ("PREVIEW_PROXIES", "sometimes"), ("CACHE_SIZE", "big"), ("CACHE_SIZE", "-1G"),
-     ("LOG_FORMAT", "xml"), ("KEEP_DAYS", "0"), ("KEEP_DAYS", "-1"), ("KEEP_DAYS", "a week")],
+     ("LOG_FORMAT", "xml"), ("KEEP_DAYS", "0"), ("KEEP_DAYS", "-1"), ("KEEP_DAYS", "a week"),
+     ("ALLOWED_HOSTS", "a.lan,ev il"), ("ALLOWED_HOSTS", "http://x.lan"), ("ALLOWED_HOSTS", "a*.lan"),
+     ("API_TOKEN", "short"), ("API_TOKEN", "a token with spaces in it")],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"KALINSKY_{name}"):
         Settings.from_env({f"KALINSKY_{name}": value})
+
+
+def test_allowed_hosts_and_the_api_token_are_read_and_the_bound_address_is_answered() -> None:
+    settings = Settings.from_env({"KALINSKY_ALLOWED_HOSTS": " kalinsky.lan, *.example.org ,[fd00::1],",
+                                  "KALINSKY_API_TOKEN": "0123456789abcdef"})
+    assert settings.allowed_hosts == ("kalinsky.lan", "*.example.org", "[fd00::1]")
+    assert settings.api_token == "0123456789abcdef"
+    assert Settings.from_env({"KALINSKY_ALLOWED_HOSTS": "*"}).allowed_hosts == ("*",)
+    assert (Settings.from_env({}).allowed_hosts, Settings.from_env({}).api_token) == ((), None)
+    assert settings.answering_at("192.168.1.10").allowed_hosts[-1] == "192.168.1.10"
+    assert settings.answering_at("fd00::2").allowed_hosts[-1] == "[fd00::2]"
+    assert settings.answering_at("0.0.0.0") == settings and settings.answering_at("::") == settings
 
 
 def test_serve_refuses_to_start_with_a_bad_value(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def client(tmp_path: Path, sources_dir: Path) -> Iterator[TestClient]:
                         db_path=tmp_path / "data" / "kalinsky.db")
     container = Container(settings=settings)
     container.rendering.override(providers.Object(FakeRendering.create().rendering))
-    with TestClient(app=create_app(container=container)) as test_client:
+    with TestClient(app=create_app(container=container), base_url="http://kalinsky.localhost") as test_client:
         yield test_client
 
 

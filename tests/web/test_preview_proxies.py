@@ -24,7 +24,7 @@ def proxies_in(folder: Path, count: int, timeout: float = 60) -> list[Path]:
 
 def test_a_reindex_makes_proxies_that_previews_then_read(tmp_path: Path, sources_dir: Path) -> None:
     settings = settings_for(tmp_path, preview_height=120, auto_reindex=False)
-    with TestClient(app=create_app(settings)) as client:
+    with TestClient(app=create_app(settings), base_url="http://kalinsky.localhost") as client:
         assert client.post("/api/v1/sources/reindex").status_code == 200
         # a.mp4 (320x240) gets one; b.mov (160x120) is no taller than a preview
         (proxy,) = proxies_in(tmp_path / "data" / "proxies", 1)
@@ -42,7 +42,7 @@ def test_a_reindex_makes_proxies_that_previews_then_read(tmp_path: Path, sources
 
 def test_proxies_can_be_turned_off(tmp_path: Path, sources_dir: Path) -> None:
     settings = settings_for(tmp_path, preview_height=120, preview_proxies=False)
-    with TestClient(app=create_app(settings)) as client:
+    with TestClient(app=create_app(settings), base_url="http://kalinsky.localhost") as client:
         assert client.post("/api/v1/sources/reindex").status_code == 200
         created = client.post("/api/v1/assemblies", json={"clips": [{"source": 1, "end": 1}]}).json()
         assert wait_done(client, created["id"])["status"] == "done"

@@ -23,6 +23,7 @@ def settings_for(root: Path) -> Settings:
         data_dir=root / "data",
         db_path=root / "data" / "kalinsky.db",
         auto_reindex=False,
+        allowed_hosts=("testserver.local",),
     )
 
 

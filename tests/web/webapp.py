@@ -16,7 +16,7 @@ def settings_for(root: Path, **overrides) -> Settings:
         output_dir=root / "output",
         data_dir=root / "data",
         db_path=root / "data" / "kalinsky.db",
-        **overrides,
+        **{"allowed_hosts": ("testserver.local",), **overrides},
     )
 
 
