@@ -35,8 +35,9 @@ TILE_HEIGHT = 160
 PCM_RATE = 8000
 MAX_PEAK_RATE = 100
 MAX_PEAKS = 2000
-#: Filmstrips and waveforms made at once.
-MAX_CONCURRENT = 1
+#: Filmstrips and waveforms made at once (their ffmpegs run at a lower CPU priority than renders).
+MAX_CONCURRENT = 2
+NICE = 10
 
 
 @attrs.frozen
@@ -156,7 +157,7 @@ class FfmpegTimeline:
             tiles = [Path(work) / f"{i:03d}.png" for i in range(layout.count)]
             reason = "no picture"
             for tile, seconds in zip(tiles, layout.times, strict=True):
-                done = await process.run(self.tile_command(source_file, seconds, layout, tile))
+                done = await process.run(self.tile_command(source_file, seconds, layout, tile), nice=NICE)
                 if done.returncode != 0 or not tile.is_file() or tile.stat().st_size == 0:
                     reason = (done.stderr_tail.strip().splitlines() or [reason])[-1]
                     tile.unlink(missing_ok=True)
@@ -176,7 +177,7 @@ class FfmpegTimeline:
         samples_per_peak, rate = peak_rate(source.duration)
         peaks: Sequence[float] = []
         if source.has_audio:
-            done = await process.run(self.waveform_command(source_file), binary=True)
+            done = await process.run(self.waveform_command(source_file), nice=NICE, binary=True)
             if done.returncode != 0:
                 reason = (done.stderr_tail.strip().splitlines() or ["no sound"])[-1]
                 raise PosterFailed(f"No waveform for {source_file.name}: {without_path(reason, source_file)}")
