@@ -169,9 +169,8 @@ class FfmpegTimeline:
                     nearest = min(made, key=lambda other: abs(tiles.index(other) - at))
                     await asyncio.to_thread(tile.write_bytes, nearest.read_bytes())
             done = await process.run(self.sprite_command(file_url(Path(work) / "%03d.png"), layout, destination))
-            if done.returncode != 0 or not destination.is_file():
-                reason = (done.stderr_tail.strip().splitlines() or ["no picture"])[-1]
-                raise PosterFailed(f"No filmstrip for {source_file.name}: {reason}")
+            if done.returncode != 0 or not destination.is_file():  # ffmpeg's complaint names the cache's files
+                raise PosterFailed(f"No filmstrip for {source_file.name}: its frames could not be joined")
 
     async def _make_waveform(self, source: Source, source_file: Path, destination: Path) -> None:
         samples_per_peak, rate = peak_rate(source.duration)

@@ -162,3 +162,17 @@ def test_before_any_index_it_is_409(tmp_path: Path, sources_dir: Path, kind: str
         response = client.get(f"/api/v1/sources/1/{kind}")
     assert response.status_code == 409
     assert response.json() == {"status_code": 409, "detail": "No index. Call POST /sources/reindex first."}
+
+
+@pytest.mark.parametrize("kind", ["filmstrip", "waveform"])
+def test_a_source_that_became_unreadable_is_422_without_a_path(
+    client: TestClient, sources_dir: Path, tmp_path: Path, kind: str
+) -> None:
+    index = index_of(client, "a.mp4")
+    (sources_dir / "a.mp4").write_bytes(b"no longer a video" * 100)
+    response = client.get(f"/api/v1/sources/{index}/{kind}")
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith(f"No {kind} for a.mp4: ")
+    assert str(tmp_path) not in detail and "file:" not in detail
+    assert not list((tmp_path / "data" / "timeline").glob(f"*{kind}*")), "nothing half made is kept"
