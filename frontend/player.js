@@ -66,8 +66,8 @@ export function followSource(again) {
   if (moved) {
     player().src = mediaUrl(again);
     player().currentTime = at;
-    loadTrimBar(again);
   }
+  if (moved || again.file_size !== open.source.file_size) loadTrimBar(again);
 }
 
 /** Fetch and show the open source's filmstrip, waveform and keyframes; a late answer for another file is dropped. */
