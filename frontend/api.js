@@ -138,3 +138,17 @@ export const thumbnailUrl = (source) =>
   `${API}/sources/${source.index}/thumbnail?v=${encodeURIComponent(`${source.file_size}-${source.filename}`)}`;
 
 export const mediaUrl = (source) => `${API}/sources/${source.index}/media`;
+
+// What the player's trim bar shows of a source; the query changes with the file, as for the thumbnail.
+const fileVersion = (source) => `v=${encodeURIComponent(`${source.file_size}-${source.filename}`)}`;
+
+/** The filmstrip sprite of a source (its layout is in the source's timeline). */
+export const filmstripUrl = (source) => `${API}/sources/${source.index}/filmstrip?${fileVersion(source)}`;
+
+/** The keyframes, copy ends and filmstrip layout of a source: {ok, data, error} as every call. */
+export const getSourceTimeline = (source, client = api) =>
+  client.call("GET", `/sources/${source.index}/timeline?${fileVersion(source)}`);
+
+/** The peaks of a source's sound, {rate, peaks}. */
+export const getWaveform = (source, client = api) =>
+  client.call("GET", `/sources/${source.index}/waveform?${fileVersion(source)}`);

@@ -1,16 +1,16 @@
 // The player section: the open source, frame stepping, the In and Out marks, adding the marked clip.
 
-import { mediaUrl } from "./api.js";
+import { filmstripUrl, getSourceTimeline, getWaveform, mediaUrl } from "./api.js";
 import { announce, $, show } from "./dom.js";
 import { orientation } from "./format.js";
 import { markRange, openedState, placeClip, shortcut, typedFrame, withIn, withOut } from "./marks.js";
 import { store } from "./state.js";
+import { frameAtShare, keyframeMarkers, renderPath, shareAt, shareOfFrame, snapFrame, waveformColumns } from "./timeline.js";
 import {
   formatDuration,
   formatRate,
   formatTimecode,
   frameAt,
-  frameStart,
   lastFrame,
   seekTime,
   sourceRate,
@@ -18,6 +18,9 @@ import {
 } from "./timecode.js";
 
 const player = () => $("player");
+
+// What the trim bar shows of the open source, once loaded: {filename, timeline, waveform} (either may be null).
+let trim = { filename: null, timeline: null, waveform: null };
 
 export function closeSource() {
   store.set({ open: null, editing: null });
@@ -46,6 +49,7 @@ export function openSource(source, { reveal = false, marks = null } = {}) {
   $("viewer-source").textContent = `${source.filename} · ${source.resolution.replace("x", "×")} · ${formatRate(rate)}`;
   show($("viewer-empty"), false);
   show($("viewer-body"), true);
+  if (!same || trim.filename !== source.filename) loadTrimBar(source);
   renderMarks();
   renderTime();
   if (reveal && window.matchMedia("(max-width: 899px)").matches) {
@@ -63,6 +67,62 @@ export function followSource(again) {
     player().src = mediaUrl(again);
     player().currentTime = at;
   }
+  if (moved || again.file_size !== open.source.file_size) loadTrimBar(again);
+}
+
+/** Fetch and show the open source's filmstrip, waveform and keyframes; a late answer for another file is dropped. */
+async function loadTrimBar(source) {
+  trim = { filename: source.filename, timeline: null, waveform: null };
+  const film = $("scrub-film");
+  film.hidden = true;
+  film.onload = () => {
+    if (trim.filename === source.filename) film.hidden = false;
+  };
+  film.src = filmstripUrl(source);
+  drawTrimBar();
+  const current = () => store.get("open")?.source.filename === source.filename && trim.filename === source.filename;
+  const [timeline, waveform] = await Promise.all([getSourceTimeline(source), getWaveform(source)]);
+  if (!current()) return;
+  trim = { ...trim, timeline: timeline.ok ? timeline.data : null, waveform: waveform.ok ? waveform.data : null };
+  drawTrimBar();
+  renderMarks();
+}
+
+/** The waveform and the keyframe markers, drawn at the bar's current size. */
+function drawTrimBar() {
+  const open = store.get("open");
+  const scrub = $("scrub");
+  const canvas = $("scrub-wave");
+  const keys = $("scrub-keys");
+  const width = scrub.clientWidth;
+  const scale = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(width * scale));
+  canvas.height = Math.max(1, Math.round(canvas.clientHeight * scale));
+  const context = canvas.getContext("2d");
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  keys.replaceChildren();
+  if (!open || trim.filename !== open.source.filename) return;
+  const { rate, duration } = open;
+  if (trim.waveform) {
+    const heights = waveformColumns(trim.waveform.peaks, trim.waveform.rate, duration, canvas.width);
+    // Scaled to the source's loudest moment (at most 16 times), so quiet recordings still show their shape.
+    const gain = 1 / Math.max(1 / 16, ...heights);
+    context.fillStyle = "rgb(140 220 160 / 0.9)";
+    const middle = canvas.height / 2;
+    heights.forEach((height, x) => {
+      const half = Math.max(0.5, Math.min(1, height * gain) * middle);
+      context.fillRect(x, middle - half, 1, half * 2);
+    });
+  }
+  if (trim.timeline) {
+    for (const { frame, share } of keyframeMarkers(trim.timeline.keyframes, duration, rate, width)) {
+      const mark = document.createElement("div");
+      mark.className = "keyframe-mark";
+      mark.dataset.frame = String(frame);
+      mark.style.left = `${share * 100}%`;
+      keys.append(mark);
+    }
+  }
 }
 
 function currentFrame() {
@@ -77,7 +137,7 @@ function renderTime() {
   const frame = currentFrame();
   $("timecode").textContent = formatTimecode(frame, rate);
   $("frame-info").textContent = `frame ${frame + 1} of ${lastFrame(duration, rate) + 1}`;
-  $("scrub-head").style.left = `${Math.min(100, (frameStart(frame, rate) / duration) * 100)}%`;
+  $("scrub-head").style.left = `${shareOfFrame(frame, duration, rate) * 100}%`;
   const playing = !player().paused && !player().ended;
   $("play").textContent = playing ? "❚❚" : "▶\uFE0E";
   $("play").setAttribute("aria-label", playing ? "Pause" : "Play");
@@ -98,6 +158,9 @@ function renderMarks() {
   const range = $("scrub-range");
   range.style.left = `${(start / duration) * 100}%`;
   range.style.width = `${((end - start) / duration) * 100}%`;
+  const note = renderPath(first, last, trim.filename === open.source.filename ? trim.timeline : null);
+  $("path-note").textContent = note.note;
+  $("path-note").dataset.path = note.path;
   const editing = store.get("editing");
   $("add-clip").textContent = editing !== null ? `Update clip ${editing + 1}` : "Add to assembly";
   show($("cancel-edit"), editing !== null);
@@ -123,8 +186,15 @@ function setMark(change, label, frame) {
   announce(`${label} at ${formatTimecode(frame, open.rate)}`);
 }
 
-const setIn = (frame = currentFrame()) => setMark(withIn, "In", frame);
-const setOut = (frame = currentFrame()) => setMark(withOut, "Out", frame);
+/** A mark's frame, snapped to the keyframes when "Snap marks to keyframes" is on. */
+function snapped(frame, which) {
+  const open = store.get("open");
+  if (!$("snap-keyframes").checked || trim.filename !== open.source.filename) return frame;
+  return snapFrame(frame, which, trim.timeline, open.duration, open.rate);
+}
+
+const setIn = (frame = currentFrame()) => setMark(withIn, "In", snapped(frame, "in"));
+const setOut = (frame = currentFrame()) => setMark(withOut, "Out", snapped(frame, "out"));
 
 function togglePlay() {
   const video = player();
@@ -200,8 +270,7 @@ function bindScrub(scrub) {
     const open = store.get("open");
     if (!open) return;
     const box = scrub.getBoundingClientRect();
-    const share = Math.min(Math.max((event.clientX - box.left) / box.width, 0), 1);
-    seekToFrame(frameAt(share * open.duration, open.rate, open.duration));
+    seekToFrame(frameAtShare(shareAt(event.clientX - box.left, box.width), open.duration, open.rate));
   };
   scrub.addEventListener("pointerdown", (event) => {
     scrub.setPointerCapture(event.pointerId);
@@ -242,6 +311,7 @@ export function startPlayer() {
   $("cancel-edit").addEventListener("click", () => store.set({ editing: null }));
   bindMarkInputs();
   bindScrub($("scrub"));
+  new ResizeObserver(() => drawTrimBar()).observe($("scrub"));
   // Player shortcuts work anywhere except while typing; capture so the video element's own arrow-key
   // seeking (five seconds) does not run as well.
   window.addEventListener("keydown", onShortcut, { capture: true });

@@ -28,6 +28,7 @@ from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_adapters.sqlite import SqliteRepo
 from kalinsky_adapters.telemetry import Metrics
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
+from kalinsky_adapters.timeline import FfmpegTimeline
 from kalinsky_core import services
 from kalinsky_core.model import Assembly
 from kalinsky_core.ports import AssemblyRepo
@@ -140,6 +141,9 @@ class Container(containers.DeclarativeContainer):
     # What the web app shows of sources and assemblies besides the API's JSON.
     thumbnailer = providers.Singleton(
         FfmpegThumbnailer, sources, providers.Callable(derived_dir, settings, "thumbnails"), ffmpeg
+    )
+    trim_bar = providers.Singleton(
+        FfmpegTimeline, sources, providers.Callable(derived_dir, settings, "timeline"), ffmpeg
     )
     timelines = providers.Singleton(OtioExporter, settings.provided.sources_dir, files)
 

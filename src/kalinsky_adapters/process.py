@@ -50,6 +50,7 @@ class Completed:
     stdout: str
     stderr_tail: str
     progress: dict[str, str] = attrs.field(factory=dict)  # ffmpeg's last progress report, e.g. {"frame": "90"}
+    output: bytes = attrs.field(default=b"", repr=False)  # stdout as it came, with `binary` (stdout is "" then)
 
 
 async def _drain_stderr(stream: asyncio.StreamReader) -> str:
@@ -77,22 +78,23 @@ async def run(
     argv: Sequence[str],
     on_progress_seconds: Callable[[float], Awaitable[None]] | None = None,
     nice: int = 0,
+    binary: bool = False,
 ) -> Completed:
     """Run a command to the end. With `on_progress_seconds`, stdout is ffmpeg's progress stream; `nice` lowers
-    its CPU priority (work that may wait for others).
+    its CPU priority (work that may wait for others); with `binary`, stdout is kept as bytes in `output`.
 
     If the caller is cancelled, the process gets SIGTERM (ffmpeg then closes its output), then SIGKILL.
     """
     program = _program(argv)
     _RUNNING[program] += 1
     try:
-        return await _run(argv, on_progress_seconds, nice)
+        return await _run(argv, on_progress_seconds, nice, binary)
     finally:
         _RUNNING[program] -= 1
 
 
 async def _run(
-    argv: Sequence[str], on_progress_seconds: Callable[[float], Awaitable[None]] | None, nice: int
+    argv: Sequence[str], on_progress_seconds: Callable[[float], Awaitable[None]] | None, nice: int, binary: bool
 ) -> Completed:
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -120,6 +122,8 @@ async def _run(
         raise
     if isinstance(out, dict):
         return Completed(returncode=returncode, stdout="", stderr_tail=err.strip(), progress=out)
+    if binary:
+        return Completed(returncode=returncode, stdout="", stderr_tail=err.strip(), output=out)
     return Completed(returncode=returncode, stdout=out.decode(errors="replace"), stderr_tail=err.strip())
 
 

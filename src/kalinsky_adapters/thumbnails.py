@@ -26,6 +26,13 @@ MAX_POSTER_TIME = 5.0
 MAX_CONCURRENT = 2
 
 
+def cache_key(source_file: Path) -> str:
+    """The name of what is made of this file: its name, size, modification time and inode, hashed."""
+    stat = source_file.stat()
+    key = f"{source_file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\0{stat.st_dev}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 class PosterFailed(RenderFailed):
     """ffmpeg made no poster of a source (it is no longer a readable video); the message names no path."""
 
@@ -46,9 +53,7 @@ class FfmpegThumbnailer:
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
 
     def _cache_path(self, source_file: Path) -> Path:
-        stat = source_file.stat()
-        key = f"{source_file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\0{stat.st_dev}"
-        return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.jpg"
+        return self.cache_dir / f"{cache_key(source_file)}.jpg"
 
     def poster_command(self, source_file: Path, seconds: float, destination: Path) -> list[str]:
         return [

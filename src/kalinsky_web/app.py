@@ -173,6 +173,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "output_url": from_container(container.files.provided.url),
             "source_files": from_container(container.sources),
             "thumbnailer": from_container(container.thumbnailer),
+            "trim_bar": from_container(container.trim_bar),
+            "rules": from_container(container.rules),
             "timelines": from_container(container.timelines),
             "events": from_container(container.events),
             "readiness": from_container(container.readiness),

@@ -12,6 +12,7 @@ from litestar.params import SkipValidation
 
 from kalinsky_adapters.events import EventHub
 from kalinsky_core.model import Assembly, Source
+from kalinsky_core.ports import CodingRules
 from kalinsky_core.services import AssemblyDesk, SourceLibrary
 
 
@@ -24,6 +25,17 @@ class SourceFiles(Protocol):
 class Posters(Protocol):
     async def thumbnail(self, source: Source) -> Path:
         """A JPEG poster frame of the source; LookupError when its file is gone, RenderFailed when unreadable."""
+        ...
+
+
+class TrimBarMedia(Protocol):
+    async def filmstrip(self, source: Source) -> Path:
+        """A JPEG sprite of evenly spaced frames of the source; LookupError when its file is gone, RenderFailed when
+        unreadable."""
+        ...
+
+    async def waveform(self, source: Source) -> Path:
+        """A JSON file of the peaks of the source's sound; as `filmstrip` otherwise."""
         ...
 
 
@@ -58,6 +70,8 @@ Desk = NamedDependency[SkipValidation[AssemblyDesk]]
 OutputUrl = NamedDependency[SkipValidation[Callable[[str], str]]]
 Files = NamedDependency[SkipValidation[SourceFiles]]
 Thumbnailer = NamedDependency[SkipValidation[Posters]]
+TrimBar = NamedDependency[SkipValidation[TrimBarMedia]]
+Rules = NamedDependency[SkipValidation[CodingRules]]
 TimelineExport = NamedDependency[SkipValidation[Timelines]]
 Events = NamedDependency[SkipValidation[EventHub]]
 Readiness = NamedDependency[SkipValidation[ReadinessChecks]]

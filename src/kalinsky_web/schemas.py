@@ -262,6 +262,32 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     clip: int | None = None
 
 
+class Filmstrip(msgspec.Struct):
+    """The layout of `GET /sources/{index}/filmstrip`: `count` tiles of `tile_width` x `tile_height` pixels in one
+    row, tile `i` showing source frame `frames[i]`, which starts at `times[i]` seconds."""
+
+    count: int
+    frames: list[int]
+    tile_height: int
+    tile_width: int
+    times: list[float]
+
+
+class SourceTimeline(msgspec.Struct):
+    """What the trim bar needs of a source besides its pictures and sound: frames are counted at `frame_rate`.
+
+    `keyframes`: the frames a copied run may start at; `copy_ends`: the frames a copied run may end before (null:
+    any frame); `copyable`: whether a clean render can copy this source's frames at all (its coding allows it).
+    """
+
+    copy_ends: list[int] | None
+    copyable: bool
+    filmstrip: Filmstrip
+    frame_count: int | None
+    frame_rate: str
+    keyframes: list[int]
+
+
 def error_responses(**described: str) -> dict[int, ResponseSpec]:
     """OpenAPI entries for error answers, e.g. `error_responses(e404="No such assembly")`."""
     return {

@@ -1,4 +1,5 @@
-"""Read-only media of indexed sources: the file itself (for the player) and a poster frame (for the library).
+"""Read-only media of indexed sources: the file itself (for the player), a poster frame (for the library), and
+what the player's trim bar shows (a filmstrip, the sound's peaks, the keyframes).
 
 Sources are reached only by their index number, never by a path, and only while their file is inside the sources
 folder (checked at every request: a file that became a link out of the folder is not found). Both answers support
@@ -12,16 +13,19 @@ from typing import cast
 
 from baize.asgi import JSONResponse
 from litestar import Controller, get
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 
 from kalinsky_adapters.thumbnails import PosterFailed
+from kalinsky_adapters.timeline import filmstrip_layout
 from kalinsky_core.errors import SourceNotFound
 from kalinsky_core.model import Source
+from kalinsky_core.plan import copy_ends
 from kalinsky_core.services import SourceLibrary
-from kalinsky_web.dependencies import Files, Library, Thumbnailer
+from kalinsky_web.dependencies import Files, Library, Rules, Thumbnailer, TrimBar
 from kalinsky_web.files import file_answer
-from kalinsky_web.schemas import error_responses
+from kalinsky_web.schemas import Filmstrip, SourceTimeline, error_responses
 
 
 def _error(status: int, detail: str) -> ASGIApp:
@@ -79,3 +83,68 @@ class SourceMediaController(Controller):
             return file_answer(await thumbnailer.thumbnail(source), content_type="image/jpeg")
 
         return await _answer_for(library, index, poster)
+
+    @get(
+        "/filmstrip",
+        summary="A JPEG sprite of evenly spaced frames of the source, upright, in one row",
+        description="Made with ffmpeg on first request and cached; the layout (tile size, the frame and time of "
+        "each tile) is in GET /sources/{index}/timeline. 404 as for /media.",
+        media_type="image/jpeg",
+        responses=error_responses(
+            e404="No indexed source has this index, or its file is gone",
+            e409="No index yet",
+            e422="No frame of the file can be read",
+        ),
+    )
+    async def filmstrip(self, index: FromPath[int], library: Library, trim_bar: TrimBar) -> ASGIApp:
+        async def sprite(source: Source) -> ASGIApp:
+            return file_answer(await trim_bar.filmstrip(source), content_type="image/jpeg")
+
+        return await _answer_for(library, index, sprite)
+
+    @get(
+        "/waveform",
+        summary="The peaks of the source's sound: {rate: peaks per second, peaks: [0..1, ...]}",
+        description="Each peak is the largest absolute sample of its share of the sound, decoded to mono; no peaks "
+        "for a source without sound. Made with ffmpeg on first request and cached. 404 as for /media.",
+        media_type="application/json",
+        responses=error_responses(
+            e404="No indexed source has this index, or its file is gone",
+            e409="No index yet",
+            e422="The sound of the file cannot be read",
+        ),
+    )
+    async def waveform(self, index: FromPath[int], library: Library, trim_bar: TrimBar) -> ASGIApp:
+        async def peaks(source: Source) -> ASGIApp:
+            return file_answer(await trim_bar.waveform(source), content_type="application/json")
+
+        return await _answer_for(library, index, peaks)
+
+    @get(
+        "/timeline",
+        summary="The source's keyframes, copy ends and filmstrip layout, for the trim bar",
+        description="Frames are counted at `frame_rate`. 404 as for /media.",
+        responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
+    )
+    async def timeline(self, index: FromPath[int], library: Library, source_files: Files, rules: Rules) -> (
+        SourceTimeline
+    ):
+        try:
+            source = await library.source(index)
+            source_files.existing(source.filename)
+        except (SourceNotFound, LookupError, OSError):
+            raise NotFoundException(f"Source {index} not found") from None
+        layout = filmstrip_layout(source)
+        ends = copy_ends(source)
+        even = source.width % 2 == 0 and source.height % 2 == 0
+        return SourceTimeline(
+            copy_ends=None if ends is None else list(ends),
+            copyable=source.coding is not None and rules.copyable(source.coding) and even,
+            filmstrip=Filmstrip(
+                count=layout.count, frames=list(layout.frames), tile_height=layout.tile_height,
+                tile_width=layout.tile_width, times=list(layout.times),
+            ),
+            frame_count=source.frame_count,
+            frame_rate=source.frame_rate,
+            keyframes=list(source.keyframes),
+        )
