@@ -8,8 +8,9 @@ source; the web UI plays a source's proxy where the browser cannot play the sour
 Decoding is most of a preview's work: a 1080x1920 H.264 frame takes ~5 ms to decode on one core, its 404x720
 proxy under 1 ms, so previews read proxies several times faster. A proxy holds every frame of its source at the
 same time from the start of the file (checked once it is made), upright, scaled to the preview height, with a
-keyframe every second; previews read only its picture (their sound comes from the source). Proxies are made in the background after a
-reindex, one at a time and after any render work; a preview reads the source itself until its proxy is ready.
+keyframe every second; previews read only its picture (their sound comes from the source). Proxies are made in the
+background after a reindex, one at a time and after any render work; a preview reads the source itself until its
+proxy is ready.
 
 A proxy is named after its source's name, size, modification time and inode, the preview height and the proxies'
 recipe (VERSION): a changed file, setting or recipe gets a new one, and files no longer wanted are removed.
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import logging
-import enum
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path

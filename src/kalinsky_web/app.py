@@ -145,6 +145,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "events": from_container(container.events),
             "readiness": from_container(container.readiness),
             "metrics": from_container(container.metrics),
+            "proxies": from_container(container.proxies),
+            "rules": from_container(container.rules),
         },
         exception_handlers={KalinskyError: domain_error_response},
         cors_config=CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]),
