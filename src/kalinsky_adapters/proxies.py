@@ -29,9 +29,10 @@ from pathlib import Path
 
 import attrs
 
+# the module, not its names: ffprobe's own imports lead back here (ffprobe → ffmpeg package → cutter → proxies)
+from kalinsky_adapters import ffprobe as probing
 from kalinsky_adapters import process
 from kalinsky_adapters.ffmpeg.colour import SDR, Colour, conversion
-from kalinsky_adapters.ffprobe import packets_command, shown_packets
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import MissingSourceFile, SourceFolder
@@ -150,7 +151,7 @@ class PreviewProxies:
     async def _times(self, path: Path) -> list[float] | None:
         """Frame times from the start of the file (as `-ss` counts), or None if ffprobe cannot read it."""
         packets, start = await asyncio.gather(
-            process.run(packets_command(self.ffprobe, path)),
+            process.run(probing.packets_command(self.ffprobe, path)),
             process.run([self.ffprobe, "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0",
                          file_url(path)]),
         )
@@ -160,7 +161,7 @@ class PreviewProxies:
             offset = float(start.stdout.strip() or 0)
         except ValueError:
             offset = 0.0
-        return sorted(time - offset for time, _key in shown_packets(packets.stdout))
+        return sorted(time - offset for time, _key in probing.shown_packets(packets.stdout))
 
     async def _same_frames(self, source: Path, proxy: Path) -> bool:
         original, copy = await asyncio.gather(self._times(source), self._times(proxy))
