@@ -52,8 +52,8 @@ async def test_records_the_audio_codec_and_length_and_qc_tells_short_audio(tmp_p
     from kalinsky_core.qc import source_qc
 
     subprocess.run([FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=160x120:r=30:d=2", "-f", "lavfi",
-                    "-i", "sine=d=1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "libopus",
-                    str(tmp_path / "short.mkv")], check=True)
+                    "-i", "sine=d=1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-c:a", "libopus", str(tmp_path / "short.mkv")], check=True)
     make_video(tmp_path / "tone.mp4", duration=1.0)
     prober = FfprobeProber(tmp_path, FFPROBE)
     short, tone = await prober.probe("short.mkv"), await prober.probe("tone.mp4")
