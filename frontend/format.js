@@ -59,3 +59,78 @@ export function relativeTime(iso, now = Date.now()) {
   if (seconds < 86400) return format.format(-Math.round(seconds / 3600), "hour");
   return then.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
 }
+
+/**
+ * How the player can show a source: `{ play: true, url }` with the address to play (the source itself, or its
+ * browser-playable copy once ready), or `{ play: false, waiting, message }` while that copy is being made
+ * (`waiting`: worth asking again) or when there is none.
+ */
+export function playback(source, mediaUrl) {
+  const plays = source.qc ? source.qc.browser_plays : true;
+  const proxy = source.proxy ?? { state: "none", progress: 0 };
+  if (plays) return { play: true, proxied: false, url: mediaUrl };
+  if (proxy.state === "ready") return { play: true, proxied: true, url: `${mediaUrl}?playable=1` };
+  const what = `This browser cannot play ${source.filename} (${source.codec}) as it is.`;
+  if (proxy.state === "waiting" || proxy.state === "making") {
+    const percent = Math.floor(Math.min(Math.max(proxy.progress ?? 0, 0), 1) * 100);
+    return { play: false, waiting: true, message: `Preparing a playable copy of this video… ${percent} %` };
+  }
+  const why = proxy.state === "failed" ? "No playable copy of it could be made." : "Playable copies are turned off.";
+  return { play: false, waiting: false, message: `${what} ${why} You can still type In and Out as timecodes.` };
+}
+
+const AUDIO_NOTES = {
+  missing: ["no audio", "The file has no sound: renders put silence here."],
+  short: ["short audio", "The sound ends before the picture: renders fill the rest with silence."],
+};
+
+/** The badges of a source's QC: `{label, title, warn}` each, the title a one-line explanation. */
+export function qcBadges(source) {
+  const qc = source.qc;
+  if (!qc) return [];
+  const badges = [];
+  if (qc.hdr !== "sdr") {
+    badges.push({ label: qc.hdr.toUpperCase(), title: `HDR (${qc.hdr === "hlg" ? "HLG" : "PQ"}): previews and the player show it tone-mapped to SDR; clean renders starting with it stay HDR.`, warn: false });
+  }
+  if (qc.bit_depth && qc.bit_depth !== 8) {
+    badges.push({ label: `${qc.bit_depth}-bit`, title: `${qc.bit_depth} bits per sample: clean renders starting with it keep them.`, warn: false });
+  }
+  if (qc.rotation) {
+    badges.push({ label: `rotated ${qc.rotation}°`, title: "Stored sideways with a display rotation (as phones record): shown upright.", warn: false });
+  }
+  if (qc.variable_frame_rate) {
+    badges.push({ label: "VFR", title: "Variable frame rate: its frames are re-encoded in clean renders, never copied.", warn: true });
+  }
+  if (AUDIO_NOTES[qc.audio]) {
+    const [label, title] = AUDIO_NOTES[qc.audio];
+    badges.push({ label, title, warn: true });
+  }
+  if (qc.long_gop) {
+    badges.push({ label: "long GOP", title: `A keyframe only every ${qc.keyframe_interval.toFixed(1)} s: smart cuts re-encode more frames and take longer.`, warn: true });
+  }
+  if (!qc.browser_plays) {
+    badges.push({ label: "proxy", title: "The browser cannot play this file as it is: the player shows a playable copy (same frames, same times).", warn: false });
+  }
+  badges.push(
+    qc.clean_render === "reencode"
+      ? { label: "re-encode", title: "As the first clip of a clean render, its video is encoded again (its coding cannot be copied).", warn: false }
+      : { label: "lossless", title: "As the first clip of a clean render, its frames are copied; only those around the cuts are encoded again.", warn: false },
+  );
+  return badges;
+}
+
+/**
+ * Whether the browser can be expected to play a finished render: previews always (H.264 8-bit); a clean render
+ * is coded like its first clip, so one that starts with HEVC is HEVC, which browsers here do not decode.
+ */
+export function renderPlaysInBrowser(assembly, sources) {
+  if (assembly.preview) return true;
+  const first = (assembly.clips ?? [])[0];
+  const source = first ? (sources ?? []).find((item) => item.filename === first.filename) : null;
+  return !source || source.codec !== "hevc";
+}
+
+/** What a render the browser cannot play says instead of a black box. */
+export const OTHER_PLAYERS =
+  "This render keeps its source's coding (HEVC), which this browser cannot play. It plays in other players " +
+  "(QuickTime, VLC, phones, TVs): download it.";

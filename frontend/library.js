@@ -2,8 +2,8 @@
 
 import { api, thumbnailUrl } from "./api.js";
 import { announce, h, $, show } from "./dom.js";
-import { formatSize, orientation, skipReason } from "./format.js";
-import { closeSource, followSource, openSource } from "./player.js";
+import { formatSize, orientation, qcBadges, skipReason } from "./format.js";
+import { badgeElement, closeSource, followSource, openSource } from "./player.js";
 import { sourceByName, store } from "./state.js";
 import { formatDuration, formatRate, sourceRate } from "./timecode.js";
 
@@ -105,7 +105,8 @@ function sourceCard(source) {
         h("span", {}, source.codec),
         h("span", {}, formatRate(sourceRate(source))),
         h("span", {}, formatSize(source.file_size)),
-        source.has_audio === false ? h("span", { class: "muted" }, "no audio") : null,
+        source.has_audio === false && !source.qc ? h("span", { class: "muted" }, "no audio") : null,
+        ...qcBadges(source).map(badgeElement),
       ),
     ),
   );

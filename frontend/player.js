@@ -1,8 +1,8 @@
 // The player section: the open source, frame stepping, the In and Out marks, adding the marked clip.
 
-import { filmstripUrl, getSourceTimeline, getWaveform, mediaUrl } from "./api.js";
-import { announce, $, show } from "./dom.js";
-import { orientation } from "./format.js";
+import { api, filmstripUrl, getSourceTimeline, getWaveform, mediaUrl } from "./api.js";
+import { announce, h, $, show } from "./dom.js";
+import { orientation, playback, qcBadges } from "./format.js";
 import { markRange, openedState, placeClip, shortcut, typedFrame, withIn, withOut } from "./marks.js";
 import { store } from "./state.js";
 import { frameAtShare, keyframeMarkers, renderPath, shareAt, shareOfFrame, snapFrame, waveformColumns } from "./timeline.js";
@@ -22,7 +22,67 @@ const player = () => $("player");
 // What the trim bar shows of the open source, once loaded: {filename, timeline, waveform} (either may be null).
 let trim = { filename: null, timeline: null, waveform: null };
 
+/** How often the player asks whether a playable copy is ready, in ms. */
+const PROXY_POLL_MS = 1000;
+let proxyPoll = null;
+
+/** A QC badge: a short label, explained by its title. */
+export function badgeElement(badge) {
+  return h("span", { class: `qc-badge${badge.warn ? " warn" : ""}`, title: badge.title }, badge.label);
+}
+
+/**
+ * Play what the browser can show of `source`: the file, its playable copy, or a word on why not yet (asking
+ * again until the copy is ready). The copy holds the same frames at the same times, so the player's time names
+ * the source's own frames either way. Keeps the position when the address changes.
+ */
+function load(source, at = player().currentTime || 0) {
+  clearTimeout(proxyPoll);
+  const video = player();
+  const how = playback(source, mediaUrl(source));
+  const status = $("player-status");
+  if (!how.play) {
+    if (video.getAttribute("src")) {
+      video.removeAttribute("src");
+      video.load();
+    }
+    status.textContent = how.message;
+    show(status, true);
+    if (how.waiting) proxyPoll = setTimeout(() => refreshSource(source.filename), PROXY_POLL_MS);
+    return;
+  }
+  show(status, false);
+  if (video.getAttribute("src") !== how.url) {
+    video.src = how.url;
+    if (at) video.currentTime = at;
+  }
+}
+
+async function refreshSource(filename) {
+  const open = store.get("open");
+  if (!open || open.source.filename !== filename) return;
+  const { ok, data } = await api.listSources();
+  const again = ok && Array.isArray(data) ? data.find((source) => source.filename === filename) : null;
+  const still = store.get("open");
+  if (!still || still.source.filename !== filename) return;
+  if (!again) {
+    proxyPoll = setTimeout(() => refreshSource(filename), PROXY_POLL_MS);
+    return;
+  }
+  store.set({ open: { ...still, source: again } });
+  load(again);
+}
+
+function renderQc(source) {
+  const line = $("player-qc");
+  const badges = qcBadges(source);
+  line.replaceChildren(...badges.map(badgeElement));
+  show(line, badges.length > 0);
+}
+
 export function closeSource() {
+  clearTimeout(proxyPoll);
+  show($("player-status"), false);
   store.set({ open: null, editing: null });
   player().removeAttribute("src");
   player().load();
@@ -42,9 +102,8 @@ export function openSource(source, { reveal = false, marks = null } = {}) {
   stage.style.setProperty("--ah", String(source.height || 9));
   stage.classList.toggle("vertical", orientation(source) === "vertical");
   show($("player-error"), false);
-  if (!same || !video.getAttribute("src")) {
-    video.src = mediaUrl(source);
-  }
+  load(source, same ? video.currentTime || 0 : 0);
+  renderQc(source);
   if (marks) video.currentTime = seekTime(marks.inFrame, rate);
   $("viewer-source").textContent = `${source.filename} · ${source.resolution.replace("x", "×")} · ${formatRate(rate)}`;
   show($("viewer-empty"), false);
@@ -63,10 +122,9 @@ export function followSource(again) {
   const moved = again.index !== open.source.index;
   const at = player().currentTime;
   store.set({ open: { ...open, source: again } });
-  if (moved) {
-    player().src = mediaUrl(again);
-    player().currentTime = at;
-  }
+  if (moved) player().removeAttribute("src");
+  load(again, at);
+  renderQc(again);
   if (moved || again.file_size !== open.source.file_size) loadTrimBar(again);
 }
 

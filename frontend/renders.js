@@ -5,7 +5,8 @@
 
 import { api, errorText } from "./api.js";
 import { announce, h, $, show } from "./dom.js";
-import { downloadName, progressLabel, relativeTime } from "./format.js";
+import { downloadName, OTHER_PLAYERS, progressLabel, relativeTime, renderPlaysInBrowser } from "./format.js";
+import { store } from "./state.js";
 import { formatDuration } from "./timecode.js";
 
 export const POLL_BUSY_MS = 1000;
@@ -201,17 +202,23 @@ function progressBody(assembly) {
 }
 
 function doneBody(assembly, preload) {
+  const note = () => h("p", { class: "notice render-elsewhere" }, OTHER_PLAYERS);
+  const playable = renderPlaysInBrowser(assembly, store.get("sources"));
   return h(
     "div",
     { class: "render-output" },
-    h("video", {
-      class: "render-player",
-      controls: true,
-      playsinline: true,
-      preload: preload ? "metadata" : "none",
-      src: assembly.output_url,
-      "aria-label": `Result of ${displayName(assembly)}`,
-    }),
+    playable
+      ? h("video", {
+          class: "render-player",
+          controls: true,
+          playsinline: true,
+          preload: preload ? "metadata" : "none",
+          src: assembly.output_url,
+          "aria-label": `Result of ${displayName(assembly)}`,
+          // never a black box: a file the browser turns down says where it plays
+          onerror: (event) => event.target.replaceWith(note()),
+        })
+      : note(),
     h(
       "div",
       { class: "render-links" },

@@ -152,6 +152,9 @@ def media_info_from_probe(report: dict[str, Any], file_size: int) -> MediaInfo:
     if _rotation(video) % 180:
         width, height = height, width
     container = report.get("format") or {}
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    audio_codec, audio_duration = (str(audios[0].get("codec_name") or "unknown"), _seconds(audios[0])) if audios \
+        else ("", None)
     return MediaInfo(
         duration=_duration(video, container),
         width=width,
@@ -161,7 +164,17 @@ def media_info_from_probe(report: dict[str, Any], file_size: int) -> MediaInfo:
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         file_size=file_size,
         coding=_coding(video, container),
+        audio_codec=audio_codec,
+        audio_duration=audio_duration,
     )
+
+
+def _seconds(stream: dict[str, Any]) -> float | None:
+    """A stream's duration where the container states it (MP4/MOV; Matroska keeps it in a tag)."""
+    try:
+        return float(stream["duration"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class FfprobeProber:

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS sources (
     keyframes   TEXT NOT NULL DEFAULT '[]',  -- JSON array of frame indices
     frame_count INTEGER,
     copy_ends   TEXT NOT NULL DEFAULT '[]',  -- JSON array of frame indices
-    identity    TEXT               -- JSON of FileIdentity, NULL when indexed without one
+    identity    TEXT,              -- JSON of FileIdentity, NULL when indexed without one
+    audio       TEXT               -- JSON {codec, duration} of the first audio stream, NULL when unrecorded
 );
 CREATE TABLE IF NOT EXISTS assemblies (
     id          TEXT PRIMARY KEY,
@@ -77,7 +78,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 _SOURCE_COLUMNS = (
     "idx, filename, duration, resolution, codec, file_size, width, height, frame_rate, has_audio, coding, keyframes, "
-    "frame_count, copy_ends, identity"
+    "frame_count, copy_ends, identity, audio"
 )
 # `output_url` (a column of the first schema) is no longer written: where results live is the outputs' business.
 _ASSEMBLY_COLUMNS = (
@@ -100,6 +101,7 @@ async def init_db(db_path: Path) -> None:
 _ADDED_COLUMNS = (
     ("sources", "copy_ends", "TEXT NOT NULL DEFAULT '[]'"),
     ("sources", "identity", "TEXT"),
+    ("sources", "audio", "TEXT"),
     ("assemblies", "callback_url", "TEXT"),
     ("assemblies", "callback_status", "TEXT"),
     ("assemblies", "callback_attempts", "INTEGER NOT NULL DEFAULT 0"),
@@ -120,10 +122,11 @@ def _source_row(s: Source) -> tuple[object, ...]:
     identity = None if s.identity is None else json.dumps(attrs.asdict(s.identity))
     return (s.index, s.filename, s.duration, s.resolution, s.codec, s.file_size, s.width, s.height, s.frame_rate,
             int(s.has_audio), coding, json.dumps(list(s.keyframes)), s.frame_count, json.dumps(list(s.copy_ends)),
-            identity)
+            identity, json.dumps({"codec": s.audio_codec, "duration": s.audio_duration}))
 
 
 def _source(row: aiosqlite.Row) -> Source:
+    audio = {} if row[15] is None else json.loads(row[15])
     return Source(
         index=row[0],
         filename=row[1],
@@ -140,6 +143,8 @@ def _source(row: aiosqlite.Row) -> Source:
         frame_count=row[12],
         copy_ends=tuple(json.loads(row[13])),
         identity=None if row[14] is None else FileIdentity(**json.loads(row[14])),
+        audio_codec=audio.get("codec", ""),
+        audio_duration=audio.get("duration"),
     )
 
 
@@ -208,7 +213,7 @@ class SqliteRepo:
         async with self._transaction() as db:
             await db.execute("DELETE FROM sources")
             await db.executemany(
-                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                f"INSERT INTO sources ({_SOURCE_COLUMNS}) VALUES ({', '.join('?' * 16)})",
                 [_source_row(s) for s in sources],
             )
             await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', 1)")

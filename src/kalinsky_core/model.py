@@ -82,6 +82,8 @@ class MediaInfo:
     # With B-frames: the frames a copied run may end before, ascending (see kalinsky_core.copying)
     copy_ends: tuple[int, ...] = ()
     identity: FileIdentity | None = None  # of the file as probed
+    audio_codec: str = ""  # of the first audio stream, as ffprobe names it ("" without one)
+    audio_duration: float | None = None  # of the first audio stream, seconds (None: unknown or no audio)
 
 
 @attrs.frozen
@@ -109,6 +111,10 @@ class Source:
     #: The file as indexed; renders check that the file they read is still this one. None: indexed before
     #: identities were recorded (only the size is checked then).
     identity: FileIdentity | None = attrs.field(default=None, repr=False)
+    #: The first audio stream's codec as ffprobe names it ("" without audio, or indexed before it was recorded)
+    #: and length in seconds (None when unknown).
+    audio_codec: str = ""
+    audio_duration: float | None = None
 
     @property
     def fps(self) -> Fraction:
@@ -132,6 +138,8 @@ class Source:
             frame_count=info.frame_count,
             copy_ends=info.copy_ends,
             identity=info.identity,
+            audio_codec=info.audio_codec,
+            audio_duration=info.audio_duration,
         )
 
 

@@ -93,7 +93,7 @@ async def reindex(prober: MediaProber, repo: AssemblyRepo) -> SourceIndex:
             identity = await prober.identify(filename)
             if known is not None and known.identity is not None and identity is not None and (
                 known.identity.same_stat(identity)
-            ):
+            ) and (known.audio_codec or not known.has_audio):  # indexed before audio codecs were recorded
                 sources.append(attrs.evolve(known, index=len(sources) + 1))
                 continue
             info = await prober.probe(filename)

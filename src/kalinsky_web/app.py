@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "events": from_container(container.events),
             "readiness": from_container(container.readiness),
             "metrics": from_container(container.metrics),
+            "proxies": from_container(container.proxies),
         },
         exception_handlers={
             KalinskyError: domain_error_response,

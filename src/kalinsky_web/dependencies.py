@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
 from kalinsky_adapters.events import EventHub
+from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_core.model import Assembly, Source
 from kalinsky_core.ports import CodingRules
 from kalinsky_core.services import AssemblyDesk, SourceLibrary
@@ -76,3 +77,4 @@ TimelineExport = NamedDependency[SkipValidation[Timelines]]
 Events = NamedDependency[SkipValidation[EventHub]]
 Readiness = NamedDependency[SkipValidation[ReadinessChecks]]
 Metrics = NamedDependency[SkipValidation[MetricsExposition]]
+Proxies = NamedDependency[SkipValidation[PreviewProxies | None]]  # None: turned off

@@ -16,9 +16,21 @@ from litestar.status_codes import (
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 )
 
+from kalinsky_adapters.proxies import PreviewProxies
+from kalinsky_core import model
 from kalinsky_core.model import AssemblyStatus
-from kalinsky_web.dependencies import Desk, Library, OutputUrl, TimelineExport
-from kalinsky_web.schemas import Assembly, AssemblyCreate, ReindexResult, RenderReport, Source, error_responses
+from kalinsky_core.ports import CodingRules
+from kalinsky_core.qc import source_qc
+from kalinsky_web.dependencies import Desk, Library, OutputUrl, Proxies, Rules, TimelineExport
+from kalinsky_web.schemas import (
+    Assembly,
+    AssemblyCreate,
+    Proxy,
+    ReindexResult,
+    RenderReport,
+    Source,
+    error_responses,
+)
 
 NOT_INDEXED = "No index yet: call POST /api/v1/sources/reindex first"
 NO_ASSEMBLY = "No assembly has this id"
@@ -36,6 +48,14 @@ async def media_access() -> None:
     return None  # the request guard has already refused a request without the token
 
 
+def described(source: model.Source, rules: CodingRules, proxies: PreviewProxies | None) -> Source:
+    """A source as the API shows it: with what to know before cutting it and where its proxy stands."""
+    status = None if proxies is None else proxies.status(source)
+    proxy = Proxy(state="none", progress=0.0) if status is None else Proxy(state=status.state.value,
+                                                                          progress=round(status.progress, 3))
+    return Source.of(source, source_qc(source, rules), proxy)
+
+
 class SourcesController(Controller):
     path = "/api/v1/sources"
     tags = ["sources"]
@@ -50,8 +70,8 @@ class SourcesController(Controller):
         return ReindexResult.of(await library.reindex())
 
     @get("/", summary="The indexed sources", responses=error_responses(e409=NOT_INDEXED))
-    async def list_sources(self, library: Library) -> list[Source]:
-        return [Source.of(source) for source in await library.sources()]
+    async def list_sources(self, library: Library, rules: Rules, proxies: Proxies) -> list[Source]:
+        return [described(source, rules, proxies) for source in await library.sources()]
 
 
 #: The most assemblies one page of the list holds; the largest offset (beyond it, SQLite's integers overflow).

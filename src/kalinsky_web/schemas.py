@@ -12,6 +12,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
 from kalinsky_core import model
+from kalinsky_core import qc as model_qc
 from kalinsky_core import report as model_report
 from kalinsky_core.model import AssemblyStatus, ClipInput, VideoPath
 
@@ -69,7 +70,43 @@ class VideoCoding(msgspec.Struct):
     time_base: str
 
 
-class Source(msgspec.Struct):
+class SourceQC(msgspec.Struct):
+    """What a user should know of a source before cutting it: `hdr` "sdr", "hlg" or "pq"; `bit_depth` (null when
+    the coding is unknown); display `rotation` in degrees; `variable_frame_rate`; `audio` "ok", "missing" or
+    "short" (shorter than the picture); the longest `keyframe_interval` in seconds (null when unknown) and
+    `long_gop` (over 2 s: slower smart cuts); whether `browser_plays` the file as it is; and `clean_render`, how
+    its video is made as the first clip of a clean render ("smart": copied, only the frames around the cuts encoded
+    again; "reencode": encoded whole)."""
+
+    audio: str
+    bit_depth: int | None
+    browser_plays: bool
+    clean_render: VideoPath
+    hdr: str
+    keyframe_interval: float | None
+    long_gop: bool
+    rotation: int
+    variable_frame_rate: bool
+
+    @classmethod
+    def of(cls, qc: model_qc.SourceQC) -> SourceQC:
+        return cls(
+            audio=qc.audio, bit_depth=qc.bit_depth, browser_plays=qc.browser_plays, clean_render=qc.clean_render,
+            hdr=qc.hdr.value, keyframe_interval=qc.keyframe_interval, long_gop=qc.long_gop, rotation=qc.rotation,
+            variable_frame_rate=qc.variable_frame_rate,
+        )
+
+
+class Proxy(msgspec.Struct):
+    """The source's proxy: `state` "none" (it needs none, or proxies are turned off), "waiting", "making" (with
+    `progress` 0..1), "ready" or "failed". Where the browser cannot play the source, /media serves the proxy once
+    it is ready."""
+
+    progress: float
+    state: str
+
+
+class Source(msgspec.Struct, kw_only=True):
     """An indexed source video. `index` is 1-based, in filename order; `resolution` is as displayed."""
 
     codec: str
@@ -82,11 +119,13 @@ class Source(msgspec.Struct):
     has_audio: bool
     height: int
     index: int
+    proxy: Proxy | None = None
+    qc: SourceQC | None = None
     resolution: str
     width: int
 
     @classmethod
-    def of(cls, source: model.Source) -> Source:
+    def of(cls, source: model.Source, qc: model_qc.SourceQC | None = None, proxy: Proxy | None = None) -> Source:
         coding = source.coding
         return cls(
             codec=source.codec,
@@ -107,6 +146,8 @@ class Source(msgspec.Struct):
             index=source.index,
             resolution=source.resolution,
             width=source.width,
+            proxy=proxy,
+            qc=None if qc is None else SourceQC.of(qc),
         )
 
 

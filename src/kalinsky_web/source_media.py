@@ -8,6 +8,7 @@ conditional requests (ETag) and the file supports HTTP Range requests, which a b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -22,8 +23,9 @@ from kalinsky_adapters.timeline import filmstrip_layout
 from kalinsky_core.errors import SourceNotFound
 from kalinsky_core.model import Source
 from kalinsky_core.plan import copy_ends
+from kalinsky_core.qc import browser_playable
 from kalinsky_core.services import SourceLibrary
-from kalinsky_web.dependencies import Files, Library, Rules, Thumbnailer, TrimBar
+from kalinsky_web.dependencies import Files, Library, Proxies, Rules, Thumbnailer, TrimBar
 from kalinsky_web.files import file_answer
 from kalinsky_web.schemas import Filmstrip, SourceTimeline, error_responses
 
@@ -56,14 +58,22 @@ class SourceMediaController(Controller):
 
     @get(
         "/media",
-        summary="The source video file (Range requests for seeking)",
-        description="404 if no indexed source has this index or its file is gone; 409 before the first reindex.",
+        summary="The source video, as a browser plays it (Range requests for seeking)",
+        description="The source file itself; for a source the browser cannot play as it is (qc.browser_plays "
+        "false), its proxy once ready (proxy.state \"ready\"): H.264 8-bit BT.709 with AAC sound, the same frames "
+        "at the same times. 404 if no indexed source has this index or its file is gone; 409 before the first "
+        "reindex.",
         media_type="video/*",
         responses=error_responses(e404="No indexed source has this index, or its file is gone", e409="No index yet"),
     )
-    async def media(self, index: FromPath[int], library: Library, source_files: Files) -> ASGIApp:
+    async def media(self, index: FromPath[int], library: Library, source_files: Files, proxies: Proxies) -> ASGIApp:
         async def source_file(source: Source) -> ASGIApp:
-            return file_answer(source_files.existing(source.filename))
+            original = source_files.existing(source.filename)  # checked even when the proxy is served
+            if proxies is not None and not browser_playable(source):
+                proxy = await asyncio.to_thread(proxies.ready, source.filename)
+                if proxy is not None:
+                    return file_answer(proxy, content_type="video/mp4")
+            return file_answer(original)
 
         return await _answer_for(library, index, source_file)
 

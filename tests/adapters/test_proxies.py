@@ -69,8 +69,8 @@ async def test_sources_no_taller_than_a_preview_get_no_proxy(library: Path, tmp_
 
 
 class FrameDroppingProxies(PreviewProxies):
-    def command(self, source: Path, fps: str, destination: Path) -> list[str]:
-        argv = super().command(source, fps, destination)
+    def command(self, path: Path, source: Source, destination: Path) -> list[str]:
+        argv = super().command(path, source, destination)
         graph = argv.index("-vf") + 1
         argv[graph] = "select='not(eq(n\\,5))'," + argv[graph]
         return argv

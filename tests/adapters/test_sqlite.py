@@ -25,6 +25,14 @@ async def test_sources_round_trip_and_an_empty_index_differs_from_none(tmp_path:
         assert await repo.list_sources() == ()
 
 
+async def test_the_audio_stream_of_a_source_round_trips(tmp_path: Path) -> None:
+    heard = [attrs.evolve(source, audio_codec="opus", audio_duration=2.5) for source in sources()]
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        await repo.replace_sources(heard)
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        assert await repo.list_sources() == tuple(heard)
+
+
 async def test_assemblies_survive_a_reopen_newest_first_with_their_clips(tmp_path: Path) -> None:
     async with SqliteRepo(tmp_path / "k.db") as repo:
         first, second = assembly(await repo.next_sequence()), assembly(await repo.next_sequence(), preview=False)

@@ -57,3 +57,40 @@ test("times read as how long ago, then as a date", () => {
   assert.match(relativeTime("2024-03-01T09:00:00Z", now), /2024/);
   assert.equal(relativeTime("not a time", now), "");
 });
+
+test("a source the browser plays plays as it is; another waits for its playable copy", async () => {
+  const { playback } = await import("../../frontend/format.js");
+  const plain = { filename: "a.mp4", codec: "h264", qc: { browser_plays: true }, proxy: { state: "none", progress: 0 } };
+  assert.deepEqual(playback(plain, "/m"), { play: true, proxied: false, url: "/m" });
+  const hevc = { filename: "c.mov", codec: "hevc", qc: { browser_plays: false }, proxy: { state: "making", progress: 0.404 } };
+  assert.deepEqual(playback(hevc, "/m"), { play: false, waiting: true, message: "Preparing a playable copy of this video… 40 %" });
+  assert.equal(playback({ ...hevc, proxy: { state: "waiting", progress: 0 } }, "/m").message, "Preparing a playable copy of this video… 0 %");
+  assert.deepEqual(playback({ ...hevc, proxy: { state: "ready", progress: 1 } }, "/m"), { play: true, proxied: true, url: "/m?playable=1" });
+  const failed = playback({ ...hevc, proxy: { state: "failed", progress: 0 } }, "/m");
+  assert.equal(failed.waiting, false);
+  assert.match(failed.message, /cannot play c\.mov \(hevc\).*No playable copy/);
+  assert.equal(playback({ filename: "old.mp4", codec: "h264" }, "/m").play, true);  // a server without QC
+});
+
+test("QC badges say what to know before cutting, each with a one-line explanation", async () => {
+  const { qcBadges } = await import("../../frontend/format.js");
+  const phone = { qc: { hdr: "hlg", bit_depth: 10, rotation: 90, variable_frame_rate: true, audio: "short",
+                        keyframe_interval: 3, long_gop: true, browser_plays: false, clean_render: "reencode" } };
+  const badges = qcBadges(phone);
+  assert.deepEqual(badges.map((b) => b.label), ["HLG", "10-bit", "rotated 90°", "VFR", "short audio", "long GOP", "proxy", "re-encode"]);
+  assert.ok(badges.every((b) => b.title.length > 20 && !b.title.includes("\n")));
+  const plain = { qc: { hdr: "sdr", bit_depth: 8, rotation: 0, variable_frame_rate: false, audio: "ok",
+                        keyframe_interval: 1, long_gop: false, browser_plays: true, clean_render: "smart" } };
+  assert.deepEqual(qcBadges(plain).map((b) => b.label), ["lossless"]);
+  assert.deepEqual(qcBadges({}), []);
+});
+
+test("a clean render that starts with HEVC is not played in the page", async () => {
+  const { renderPlaysInBrowser } = await import("../../frontend/format.js");
+  const sources = [{ filename: "iphone.mov", codec: "hevc" }, { filename: "a.mp4", codec: "h264" }];
+  const clean = (filename) => ({ preview: false, clips: [{ filename }, { filename: "a.mp4" }] });
+  assert.equal(renderPlaysInBrowser(clean("iphone.mov"), sources), false);
+  assert.equal(renderPlaysInBrowser(clean("a.mp4"), sources), true);
+  assert.equal(renderPlaysInBrowser({ ...clean("iphone.mov"), preview: true }, sources), true);
+  assert.equal(renderPlaysInBrowser(clean("gone.mp4"), sources), true);
+});

@@ -15,7 +15,8 @@ from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentit
 from kalinsky_core.runner import RenderRunner
 
 RULES = CodecRules()
-INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10)
+INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10,
+                 audio_codec="aac", audio_duration=5.0)
 FOLDER = {"b.mp4": INFO, "a.MOV": INFO, "bad.mkv": "Invalid data found when processing input", "x.txt": INFO}
 
 
@@ -51,6 +52,18 @@ async def test_a_reindex_keeps_what_it_knew_of_files_whose_stat_is_unchanged() -
     assert prober.probed == ["c.mp4"]
     assert [(s.index, s.filename, s.identity.mtime_ns) for s in again.sources] == [(1, "b.mp4", 1), (2, "c.mp4", 2)]
     assert again.sources[0] == attrs.evolve(first.sources[1], index=1)
+
+
+async def test_a_reindex_probes_again_a_file_indexed_before_audio_codecs_were_recorded() -> None:
+    identity = FileIdentity(size=10, mtime_ns=1, inode=1, device=1)
+    repo = InMemoryRepo()
+    old = attrs.evolve(INFO, identity=identity, audio_codec="", audio_duration=None)
+    await services.reindex(FakeProber({"a.mp4": old, "silent.mp4": attrs.evolve(old, has_audio=False)}), repo)
+    prober = FakeProber({"a.mp4": attrs.evolve(INFO, identity=identity),
+                         "silent.mp4": attrs.evolve(old, has_audio=False)})
+    again = await services.reindex(prober, repo)
+    assert prober.probed == ["a.mp4"]  # a file without sound lacks nothing
+    assert again.sources[0].audio_codec == "aac"
 
 
 async def test_an_empty_folder_is_an_index_too() -> None:

@@ -51,8 +51,9 @@ def test_a_link_out_of_the_folder_is_never_indexed(client: TestClient, sources_d
 
 def test_the_sources_json_is_unchanged_by_identities(client: TestClient) -> None:
     (source, *_rest) = client.get("/api/v1/sources").json()
+    # identities stay inside: the fields are the documented ones (QC and the proxy's state were added later)
     assert sorted(source) == ["codec", "coding", "duration", "file_size", "filename", "frame_count", "frame_rate",
-                              "has_audio", "height", "index", "resolution", "width"]
+                              "has_audio", "height", "index", "proxy", "qc", "resolution", "width"]
 
 
 def test_skip_reasons_name_no_path(client: TestClient, tmp_path: Path) -> None:

@@ -99,9 +99,10 @@ class FfmpegCommands:
             f":box=1:boxcolor=black@0.6:boxborderw={size // 4}:x={size // 2}:y={size // 2}"
         )
 
-    def video_filter(self, plan: RenderPlan, segment: SegmentPlan) -> str:
+    def video_filter(self, plan: RenderPlan, segment: SegmentPlan, from_proxy: bool = False) -> str:
         """Decoded frames (upright, or as stored for `segment.as_stored`) to the output's coded pictures: those of
-        an output that keeps a display rotation are stored turned back, as its copied frames are."""
+        an output that keeps a display rotation are stored turned back, as its copied frames are. Frames read
+        `from_proxy` are in BT.709 SDR already (see proxies.py)."""
         out = plan.output
         width, height = out.stored_size if segment.as_stored else (out.width, out.height)
         steps = ["setpts=PTS-STARTPTS"]
@@ -117,7 +118,7 @@ class FfmpegCommands:
             steps.append(TURN_BACK[out.rotation])
         # Previews are always SDR BT.709, what browsers show right; clean renders are in the first clip's colours.
         output_colour = SDR if plan.preview else Colour.of(out.coding or out.target)
-        steps += conversion(Colour.of(segment.coding), output_colour)
+        steps += conversion(SDR if from_proxy else Colour.of(segment.coding), output_colour)
         steps.append(f"format={self.rules.pix_fmt(out.coding or out.target)}")
         if plan.preview:
             steps.append(self.timecode_filter(segment, out.height))
@@ -182,7 +183,7 @@ class FfmpegCommands:
         as_stored = ["-autorotate", "0"] if segment.as_stored else []
         return [*self.head(), *filter_threads, *fast_decode, *threading, *as_stored,
                 "-ss", _us(piece.seek), "-t", _us(read),
-                "-i", file_url(reads), "-map", "0:v:0", "-vf", self.video_filter(plan, segment),
+                "-i", file_url(reads), "-map", "0:v:0", "-vf", self.video_filter(plan, segment, proxy is not None),
                 "-frames:v", str(piece.output_frames), *self.encoder_args(plan, segment), *threading,
                 "-an", "-f", "mov", file_url(destination)]
 
