@@ -1,11 +1,13 @@
 // The renders section: the newest assemblies the server knows (and every one still rendering), newest first,
-// with their progress or result, kept up to date by polling. While something renders, only the assemblies that
-// are processing are asked for each second; the whole page of cards is fetched again rarely, and when a render
-// ends. The pure parts (what a card shows, how often and what to poll) are exported for tests.
+// with their progress or result, kept up to date by the server's event stream (live.js). While the stream is
+// down it is kept up to date by polling: while something renders, only the assemblies that are processing are
+// asked for each second; the whole page of cards is fetched again rarely, and when a render ends. The pure parts
+// (what a card shows, how often and what to poll) are exported for tests.
 
 import { api, errorText } from "./api.js";
 import { announce, h, $, show } from "./dom.js";
 import { downloadName, OTHER_PLAYERS, progressLabel, relativeTime, renderPlaysInBrowser } from "./format.js";
+import { followEvents } from "./live.js";
 import { store } from "./state.js";
 import { formatDuration } from "./timecode.js";
 
@@ -363,8 +365,21 @@ async function refreshRunning(running) {
   return true;
 }
 
+let streaming = false; // the event stream is up: no polling
+
+/** A change the event stream reports. */
+function onEvent(action, assembly) {
+  if (action === "reload") refreshRenders();
+  else if (action === "forget") forgetCard(assembly.id);
+  else if (cards.has(assembly.id)) updateCard(cards.get(assembly.id), assembly, cardPosition(assembly.id));
+  else upsertRender(assembly, { prepend: true });
+  renderActivity();
+}
+
+const cardPosition = (id) => [...$("render-list").children].indexOf(cards.get(id)?.card);
+
 async function poll() {
-  if (document.hidden) return; // resumed by visibilitychange
+  if (streaming || document.hidden) return; // resumed by the stream's end or visibilitychange
   const running = runningIds();
   const ok =
     pollKind(running, Date.now() - lastFull) === "full" ? await refreshRenders() : await refreshRunning(running);
@@ -374,7 +389,7 @@ async function poll() {
 /** A render started from this page: its card goes first, and polling speeds up. */
 export function renderStarted(assembly) {
   upsertRender(assembly, { prepend: true });
-  schedulePoll(POLL_BUSY_MS);
+  if (!streaming) schedulePoll(POLL_BUSY_MS);
 }
 
 /** Start following the renders; `useClips(assembly)` and `onFinished(assembly, outcome)` reach the draft. */
@@ -382,6 +397,19 @@ export function startRenders({ useClips, onFinished } = {}) {
   hooks = { useClips: useClips ?? hooks.useClips, onFinished: onFinished ?? hooks.onFinished };
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) poll();
+  });
+  followEvents({
+    onReady: () => {
+      streaming = true;
+      clearTimeout(pollTimer);
+      refreshRenders().then(renderActivity); // what changed before the stream followed
+    },
+    onEvent,
+    onDown: () => {
+      if (!streaming && pollTimer !== null) return; // polling already
+      streaming = false;
+      poll();
+    },
   });
   poll();
 }

@@ -49,9 +49,10 @@ def _is_protected(paths: set[str]) -> bool:
 
 
 def _is_media(paths: set[str]) -> bool:
-    """What a page loads with <video>/<img>/<a download>, which cannot send headers: the cookie may carry the
-    token for these GETs."""
-    return any(path.startswith("/output") or path.endswith(("/media", "/thumbnail", "/media-access")) for path in paths)
+    """What a page loads with <video>/<img>/<a download> or an EventSource, which cannot send headers: the cookie
+    may carry the token for these GETs."""
+    loaded = ("/media", "/thumbnail", "/filmstrip", "/media-access", "/api/v1/events")
+    return any(path.startswith("/output") or path.endswith(loaded) for path in paths)
 
 
 def host_name(host_header: str) -> str:

@@ -144,11 +144,13 @@ def test_media_accept_the_token_as_the_uis_cookie_and_only_media(token_client: T
     client.cookies.set("kalinsky_token", TOKEN)
     assert client.get("/api/v1/sources/1/media", headers={"Range": "bytes=0-9"}).status_code == 206
     assert client.get("/api/v1/sources/1/thumbnail").status_code == 200
-    # the cookie is for what <video>/<img> load, not for the API
+    assert client.get("/api/v1/sources/1/filmstrip").status_code == 200  # the trim bar's <img>
+    # the cookie is for what <video>/<img>/EventSource load, not for the API
     assert client.get("/api/v1/assemblies").status_code == 401
     assert client.post("/api/v1/sources/reindex").status_code == 401
     client.cookies.set("kalinsky_token", "wrong-token-0123456789")
     assert client.get("/api/v1/sources/1/media").status_code == 401
+    assert client.get("/api/v1/sources/1/filmstrip").status_code == 401
 
 
 def test_without_a_token_nothing_asks_for_one(client: TestClient) -> None:

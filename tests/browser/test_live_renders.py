@@ -1,0 +1,62 @@
+"""The Renders panel follows the server's event stream: a render started elsewhere appears, moves and ends on the
+page without the list being polled; with the stream down, polling takes over."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from playwright.sync_api import Browser, Request, Route, expect
+from server import http_json, running_server
+from test_ui import LAPTOP, RECORD_PROGRESS, browser  # noqa: F401  (the module's browser fixture)
+
+CLIPS = {"name": "Elsewhere", "preview": False, "clips": [{"source": "a.mp4", "end": 4}]}
+
+
+def list_requests(requests: list[str]) -> list[str]:
+    return [url for url in requests if "/api/v1/assemblies" in url and "/api/v1/assemblies/" not in url]
+
+
+def test_a_render_started_elsewhere_arrives_over_the_stream_without_polling(
+    browser: Browser, tmp_path: Path, sources_dir: Path  # noqa: F811
+) -> None:
+    with running_server(tmp_path) as base:
+        page = browser.new_page(viewport=LAPTOP)
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(base)
+        expect(page.locator(".source-card")).to_have_count(2)
+        deadline = time.monotonic() + 20
+        while not any("/api/v1/events" in url for url in requests) and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(1500)  # the stream's first answer and the refresh it brings
+        settled = len(list_requests(requests))
+        page.evaluate(RECORD_PROGRESS)
+        status, created = http_json("POST", f"{base}/api/v1/assemblies", CLIPS)  # from another client
+        assert status == 202
+        card = page.locator(f"#render-{created['id']}")
+        expect(card).to_be_visible(timeout=10000)
+        expect(card.locator("video")).to_have_count(1, timeout=60000)  # done: the result plays in the card
+        assert list_requests(requests)[settled:] == []  # nothing was polled: it all came over the stream
+        seen = page.evaluate("() => window.progressSeen")
+        assert seen == sorted(seen)
+
+
+def test_with_the_stream_down_the_renders_are_polled(
+    browser: Browser, tmp_path: Path, sources_dir: Path  # noqa: F811
+) -> None:
+    with running_server(tmp_path) as base:
+        page = browser.new_page(viewport=LAPTOP)
+
+        def refuse(route: Route) -> None:
+            route.fulfill(status=503, body="")
+
+        page.route("**/api/v1/events", refuse)
+        requests: list[Request] = []
+        page.on("request", lambda request: requests.append(request))
+        page.goto(base)
+        status, created = http_json("POST", f"{base}/api/v1/assemblies", CLIPS)
+        assert status == 202
+        card = page.locator(f"#render-{created['id']}")
+        expect(card.locator("video")).to_have_count(1, timeout=60000)
+        assert len(list_requests([request.url for request in requests])) >= 2
