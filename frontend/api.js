@@ -122,6 +122,7 @@ export function createClient(fetcher = (...args) => globalThis.fetch(...args), a
     createAssembly: (request) => call("POST", "/assemblies", request),
     cancelAssembly: (id) => call("POST", `/assemblies/${encodeURIComponent(id)}/cancel`),
     deleteAssembly: (id) => call("DELETE", `/assemblies/${encodeURIComponent(id)}`),
+    getReport: (id) => call("GET", `/assemblies/${encodeURIComponent(id)}/report`),
   };
 }
 

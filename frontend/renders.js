@@ -80,6 +80,36 @@ export function bodyChange(previous, assembly, filled) {
 /** Finished renders (done, failed, cancelled) can be deleted; one still rendering is cancelled first. */
 export const canDelete = (assembly) => assembly.status !== "processing";
 
+const PATH_WORDS = { copy: "copied", smart: "smart-cut", reencode: "re-encoded" };
+
+/** One line on what a finished render did: how its clips were made, the frames written, the A/V at its joins. */
+export function reportSummary(report) {
+  const counts = {};
+  for (const clip of report.clips) counts[clip.video] = (counts[clip.video] ?? 0) + 1;
+  const paths = Object.keys(PATH_WORDS)
+    .filter((path) => counts[path])
+    .map((path) => `${counts[path]} ${PATH_WORDS[path]}`);
+  const planned = report.clips.reduce((sum, clip) => sum + clip.frames_planned, 0);
+  const written = report.clips.reduce((sum, clip) => sum + clip.frames_written, 0);
+  const clips = `${report.clips.length} clip${report.clips.length === 1 ? "" : "s"}`;
+  const frames = written === planned ? `all ${planned} frames written` : `${written} of ${planned} frames written`;
+  const joins = report.joins.length
+    ? `A/V within ${Math.abs(report.largest_offset_ms).toFixed(1)} ms at ${report.joins.length} join${report.joins.length === 1 ? "" : "s"}`
+    : "no joins";
+  return `${clips} (${paths.join(", ")}) · ${frames} · ${joins}`;
+}
+
+/** A row of the report's clip table, as text cells. */
+export function reportRow(clip) {
+  return [
+    String(clip.pos),
+    clip.filename,
+    PATH_WORDS[clip.video] ?? clip.video,
+    `${clip.frames_written} / ${clip.frames_planned}`,
+    `${clip.encoded_at_start} + ${clip.encoded_at_end}`,
+  ];
+}
+
 /** The question asked before a render is deleted. */
 export function deleteQuestion(assembly) {
   const what = assembly.name ? `"${assembly.name}" (${assembly.id})` : assembly.id;
@@ -227,7 +257,34 @@ function doneBody(assembly, preload) {
       h("a", { class: "button small", href: assembly.output_url, download: downloadName(assembly) }, "Download"),
       h("a", { class: "button subtle small", href: assembly.output_url, target: "_blank", rel: "noopener" }, "Open"),
     ),
+    reportDetails(assembly),
   );
+}
+
+/** The render's report, fetched when it is first opened. */
+function reportDetails(assembly) {
+  const body = h("div", { class: "render-report-body" }, h("p", { class: "muted small" }, "Loading…"));
+  const details = h("details", { class: "render-report" }, h("summary", {}, "What happened at each clip"), body);
+  details.addEventListener("toggle", async () => {
+    if (!details.open || details.dataset.loaded) return;
+    details.dataset.loaded = "yes";
+    const { ok, data, error } = await api.getReport(assembly.id);
+    if (!ok) {
+      body.replaceChildren(h("p", { class: "muted small" }, `No report: ${error.detail}`));
+      return;
+    }
+    const head = ["#", "source", "video", "frames written / planned", "encoded at start + end"];
+    body.replaceChildren(
+      h("p", { class: "render-report-summary small" }, reportSummary(data)),
+      h(
+        "table",
+        { class: "render-report-clips small" },
+        h("thead", {}, h("tr", {}, head.map((cell) => h("th", { scope: "col" }, cell)))),
+        h("tbody", {}, data.clips.map((clip) => h("tr", {}, reportRow(clip).map((cell) => h("td", {}, cell))))),
+      ),
+    );
+  });
+  return details;
 }
 
 function resultBody(assembly, position) {

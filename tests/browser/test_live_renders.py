@@ -40,6 +40,12 @@ def test_a_render_started_elsewhere_arrives_over_the_stream_without_polling(
         assert list_requests(requests)[settled:] == []  # nothing was polled: it all came over the stream
         seen = page.evaluate("() => window.progressSeen")
         assert seen == sorted(seen)
+        # the card tells what happened at each clip, from the render's report
+        card.locator(".render-report summary").click()
+        expect(card.locator(".render-report-summary")).to_have_text(
+            "1 clip (1 copied) · all 120 frames written · no joins", timeout=10000
+        )
+        expect(card.locator(".render-report-clips tbody tr")).to_have_count(1)
 
 
 def test_with_the_stream_down_the_renders_are_polled(

@@ -13,6 +13,8 @@ import {
   metaText,
   outcomeText,
   percentDone,
+  reportRow,
+  reportSummary,
   pollDelay,
   pollKind,
   POLL_BUSY_MS,
@@ -118,4 +120,23 @@ test("while something renders only the renders in progress are polled, the page 
   assert.ok(sameRunning(["asm_001", "asm_002"], [{ id: "asm_002" }, { id: "asm_001" }]));
   assert.ok(!sameRunning(["asm_001", "asm_002"], [{ id: "asm_002" }]), "one has ended: fetch the page");
   assert.ok(!sameRunning(["asm_001"], [{ id: "asm_001" }, { id: "asm_003" }]), "one has started elsewhere");
+});
+
+test("a render's report reads as one line and a row per clip", () => {
+  const report = {
+    clips: [
+      { pos: 1, filename: "a.mp4", video: "smart", frames_planned: 90, frames_written: 90, encoded_at_start: 15, encoded_at_end: 0 },
+      { pos: 2, filename: "b.mov", video: "reencode", frames_planned: 24, frames_written: 24, encoded_at_start: 24, encoded_at_end: 0 },
+      { pos: 3, filename: "a.mp4", video: "smart", frames_planned: 30, frames_written: 29, encoded_at_start: 3, encoded_at_end: 1 },
+    ],
+    joins: [{ av_offset_ms: 0.4 }, { av_offset_ms: -1.25 }],
+    largest_offset_ms: -1.25,
+  };
+  assert.equal(
+    reportSummary(report),
+    "3 clips (2 smart-cut, 1 re-encoded) · 143 of 144 frames written · A/V within 1.3 ms at 2 joins",
+  );
+  assert.deepEqual(reportRow(report.clips[0]), ["1", "a.mp4", "smart-cut", "90 / 90", "15 + 0"]);
+  const one = { clips: [report.clips[1]], joins: [], largest_offset_ms: 0 };
+  assert.equal(reportSummary(one), "1 clip (1 re-encoded) · all 24 frames written · no joins");
 });
