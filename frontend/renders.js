@@ -445,7 +445,9 @@ async function poll() {
 
 /** A render started from this page: its card goes first, and polling speeds up. */
 export function renderStarted(assembly) {
-  upsertRender(assembly, { prepend: true });
+  // The event stream may have told of this render (even of its end) before the answer that created it arrived:
+  // what the card shows then is newer than that answer.
+  if (!cards.get(assembly.id)?.assembly) upsertRender(assembly, { prepend: true });
   if (!streaming) schedulePoll(POLL_BUSY_MS);
 }
 

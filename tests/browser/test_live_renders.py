@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Request, Route, expect
 from server import http_json, running_server
-from test_ui import LAPTOP, RECORD_PROGRESS, browser  # noqa: F401  (the module's browser fixture)
+from test_ui import LAPTOP, RECORD_PROGRESS, browser, open_source  # noqa: F401  (the module's browser fixture)
 
 CLIPS = {"name": "Elsewhere", "preview": False, "clips": [{"source": "a.mp4", "end": 4}]}
 
@@ -66,3 +66,38 @@ def test_with_the_stream_down_the_renders_are_polled(
         card = page.locator(f"#render-{created['id']}")
         expect(card.locator("video")).to_have_count(1, timeout=60000)
         assert len(list_requests([request.url for request in requests])) >= 2
+
+
+def test_a_render_that_ends_before_its_answer_arrives_shows_its_end(
+    browser: Browser, tmp_path: Path, sources_dir: Path  # noqa: F811
+) -> None:
+    """The stream can tell of a render's end before the page has the answer that created it: that older answer
+    must not put the card back to "processing"."""
+    with running_server(tmp_path) as base:
+        page = browser.new_page(viewport=LAPTOP)
+        page.goto(base)
+        expect(page.locator(".source-card")).to_have_count(2)
+        open_source(page, "a.mp4")
+        page.get_by_role("button", name="Add to assembly").click()
+        (sources_dir / "a.mp4").rename(tmp_path / "a.mp4")  # still indexed: the render fails at once
+
+        answered: list[bool] = []
+
+        def late(route: Route) -> None:
+            if route.request.method != "POST":
+                route.continue_()
+                return
+            answer = route.fetch()
+            page.wait_for_timeout(1500)  # meanwhile the stream tells of the failure
+            route.fulfill(response=answer)
+            answered.append(True)
+
+        page.route("**/api/v1/assemblies", late)
+        page.get_by_role("button", name="Render").click()
+        card = page.locator(".render").first
+        expect(card.locator(".status")).to_have_text("Failed", timeout=20000)
+        while not answered:
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(500)  # the late answer is on the page
+        expect(card.locator(".status")).to_have_text("Failed")
+        expect(card.locator(".render-failed .notice-error")).not_to_be_empty()
