@@ -195,11 +195,11 @@ async function submitAssembly(event) {
     const { ok, status, data, error } = await api.createAssembly(body);
     if (ok) {
       store.set({ clipErrors: new Map() });
-      renderStarted(data);
       const link = h("a", { href: `#render-${data.id}` }, "Follow it under Renders");
       submitted = data.id;
       assemblyMessage("ok", h("span", {}, `Rendering ${data.name || data.id}. `, link, "."));
       announce(`Render ${data.id} started`);
+      renderStarted(data); // last: a render the page already saw end replaces the message above
       return;
     }
     const now = store.get("clips");

@@ -447,7 +447,9 @@ async function poll() {
 export function renderStarted(assembly) {
   // The event stream may have told of this render (even of its end) before the answer that created it arrived:
   // what the card shows then is newer than that answer.
-  if (!cards.get(assembly.id)?.assembly) upsertRender(assembly, { prepend: true });
+  const known = cards.get(assembly.id)?.assembly;
+  if (!known) upsertRender(assembly, { prepend: true });
+  else if (known.status !== "processing") hooks.onFinished(known, outcomeText(known.status)); // it is over already
   if (!streaming) schedulePoll(POLL_BUSY_MS);
 }
 

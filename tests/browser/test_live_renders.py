@@ -101,3 +101,4 @@ def test_a_render_that_ends_before_its_answer_arrives_shows_its_end(
         page.wait_for_timeout(500)  # the late answer is on the page
         expect(card.locator(".status")).to_have_text("Failed")
         expect(card.locator(".render-failed .notice-error")).not_to_be_empty()
+        expect(page.locator("#assembly-error")).to_contain_text("failed")  # the draft hears of it too
