@@ -18,6 +18,7 @@ import attrs
 
 from kalinsky_core.model import Assembly, Source
 from kalinsky_core.ports import AssemblyRepo
+from kalinsky_core.report import RenderReport
 
 #: Events a follower may be behind before the oldest are dropped.
 BACKLOG = 1000
@@ -92,9 +93,20 @@ class ObservedRepo:
             self._hub.publish(Event("deleted", gone))
         return deleted
 
-    async def save_state(self, assembly: Assembly) -> None:
-        await self._repo.save_state(assembly)
-        if self._hub.followers:  # what was stored: a finished record may have refused the change
-            stored = await self._repo.get(assembly.id)
-            if stored is not None and (stored.status, stored.progress) == (assembly.status, assembly.progress):
+    async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
+        stored = await self._repo.save_state(assembly, worker=worker)
+        if stored:
+            await self._published(assembly.id)
+        return stored
+
+    async def finish(self, assembly: Assembly, report: RenderReport | None, *, worker: str | None = None) -> bool:
+        stored = await self._repo.finish(assembly, report, worker=worker)
+        if stored:
+            await self._published(assembly.id)
+        return stored
+
+    async def _published(self, assembly_id: str) -> None:
+        if self._hub.followers:
+            stored = await self._repo.get(assembly_id)
+            if stored is not None:
                 self._hub.publish(Event("finished" if stored.status.is_final else "progress", stored))

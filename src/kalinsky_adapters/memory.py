@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
-from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Source
+from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Phase, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.report import RenderReport
@@ -18,13 +19,27 @@ from kalinsky_core.services import Rendering
 
 
 class InMemoryRepo:
-    """An AssemblyRepo kept in dictionaries. Stores only the render state on `save_state`, like SQLite."""
+    """An AssemblyRepo kept in dictionaries, with the semantics of the SQL one: `save_state` stores only the render
+    state, leases run on `clock` (seconds, `time.time` by default), every change raises the revision."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self._sources: tuple[Source, ...] | None = None
         self._assemblies: dict[str, Assembly] = {}
         self._sequence = 0
         self._reports: dict[str, RenderReport] = {}
+        self._leases: dict[str, float] = {}  # assembly id -> when its worker's lease runs out
+        self._workers: dict[str, float] = {}  # worker -> when it last said it was alive
+        self._revision = 0
+        self._revisions: dict[str, int] = {}  # assembly id -> revision of its last change
+
+    def _store(self, assembly: Assembly) -> None:
+        self._assemblies[assembly.id] = assembly
+        self._revision += 1
+        self._revisions[assembly.id] = self._revision
+
+    def _held_by_other(self, stored: Assembly, worker: str) -> bool:
+        return stored.worker is not None and stored.worker != worker and self._leases.get(stored.id, 0) > self.clock()
 
     async def replace_sources(self, sources: Sequence[Source]) -> None:
         self._sources = tuple(sources)
@@ -39,10 +54,102 @@ class InMemoryRepo:
     async def add(self, assembly: Assembly) -> None:
         if assembly.id in self._assemblies:
             raise ValueError(f"assembly {assembly.id} exists")
-        self._assemblies[assembly.id] = assembly
+        self._store(assembly)
 
     async def get(self, assembly_id: str) -> Assembly | None:
         return self._assemblies.get(assembly_id)
+
+    async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
+        stored = self._assemblies.get(assembly.id)
+        if stored is None or stored.status.is_final or (worker is not None and stored.worker != worker):
+            return False
+        final = assembly.status.is_final
+        self._store(attrs.evolve(
+            stored,
+            status=assembly.status,
+            progress=assembly.progress,
+            eta_seconds=assembly.eta_seconds,
+            error=assembly.error,
+            duration=assembly.duration,
+            phase=None if final else assembly.phase,
+            worker=None if final else stored.worker,
+        ))
+        if final:
+            self._leases.pop(assembly.id, None)
+        return True
+
+    async def finish(self, assembly: Assembly, report: RenderReport | None, *, worker: str | None = None) -> bool:
+        stored = await self.save_state(assembly, worker=worker)
+        if stored and report is not None:
+            self._reports[assembly.id] = report
+        return stored
+
+    async def claim(self, assembly_id: str, worker: str, lease_s: float) -> Assembly | None:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or stored.status.is_final or self._held_by_other(stored, worker):
+            return None
+        claimed = attrs.evolve(
+            stored, worker=worker, attempts=stored.attempts + 1, phase=Phase.RENDERING, progress=0.0, eta_seconds=None
+        )
+        self._leases[assembly_id] = self.clock() + lease_s
+        self._store(claimed)
+        return claimed
+
+    async def renew(self, assembly_id: str, worker: str, lease_s: float) -> bool:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or stored.status.is_final or stored.worker != worker:
+            return False
+        self._leases[assembly_id] = self.clock() + lease_s
+        return True
+
+    async def release(self, assembly_id: str, worker: str) -> bool:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or stored.status.is_final or stored.worker != worker:
+            return False
+        self._leases.pop(assembly_id, None)
+        self._store(attrs.evolve(stored, worker=None, phase=Phase.QUEUED, progress=0.0, eta_seconds=None))
+        return True
+
+    async def claimable(self, limit: int | None = None) -> list[str]:
+        now = self.clock()
+        free = [
+            a.id for a in self._assemblies.values()
+            if not a.status.is_final and (a.worker is None or self._leases.get(a.id, 0) <= now)
+        ]
+        return free if limit is None else free[:limit]
+
+    async def beat_worker(self, worker: str, renders: int) -> None:
+        self._workers[worker] = self.clock()
+
+    async def drop_worker(self, worker: str) -> None:
+        self._workers.pop(worker, None)
+
+    async def live_workers(self, within_s: float) -> list[str]:
+        now = self.clock()
+        return sorted(worker for worker, seen in self._workers.items() if seen > now - within_s)
+
+    async def changed_since(self, revision: int) -> tuple[int, list[Assembly]]:
+        if revision < 0:
+            return self._revision, []
+        changed = sorted((rev, id_) for id_, rev in self._revisions.items() if rev > revision)
+        return self._revision, [self._assemblies[id_] for _, id_ in changed if id_ in self._assemblies]
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        stored = self._assemblies.get(assembly_id)
+        if stored is not None and stored.callback is not None:
+            self._store(attrs.evolve(stored, callback=attrs.evolve(callback, url=stored.callback.url)))
+
+    async def delete(self, assembly_id: str) -> bool:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or not stored.status.is_final:
+            return False
+        del self._assemblies[assembly_id]
+        self._revisions.pop(assembly_id, None)
+        self._reports.pop(assembly_id, None)
+        return True
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None:
+        return self._reports.get(assembly_id)
 
     async def list(
         self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
@@ -52,40 +159,6 @@ class InMemoryRepo:
 
     async def count(self, *, status: AssemblyStatus | None = None) -> int:
         return len(await self.list(status=status))
-
-    async def save_state(self, assembly: Assembly) -> None:
-        stored = self._assemblies[assembly.id]
-        if stored.status.is_final:
-            return
-        self._assemblies[assembly.id] = attrs.evolve(
-            stored,
-            status=assembly.status,
-            progress=assembly.progress,
-            eta_seconds=assembly.eta_seconds,
-            error=assembly.error,
-            duration=assembly.duration,
-        )
-
-    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
-        stored = self._assemblies.get(assembly_id)
-        if stored is not None and stored.callback is not None:
-            self._assemblies[assembly_id] = attrs.evolve(
-                stored, callback=attrs.evolve(callback, url=stored.callback.url)
-            )
-
-    async def delete(self, assembly_id: str) -> bool:
-        stored = self._assemblies.get(assembly_id)
-        if stored is None or not stored.status.is_final:
-            return False
-        del self._assemblies[assembly_id]
-        self._reports.pop(assembly_id, None)
-        return True
-
-    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
-        self._reports[assembly_id] = report
-
-    async def get_report(self, assembly_id: str) -> RenderReport | None:
-        return self._reports.get(assembly_id)
 
 
 class FakeProber:

@@ -10,14 +10,15 @@ import contextlib
 import json
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import aiosqlite
 import attrs
 
 from kalinsky_core.errors import StorageUnavailable
-from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Source, VideoCoding
+from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Phase, Source, VideoCoding
 from kalinsky_core.report import ClipReport, JoinReport, RenderReport
 
 SCHEMA = """
@@ -53,7 +54,17 @@ CREATE TABLE IF NOT EXISTS assemblies (
     callback_url      TEXT,       -- told when the assembly finishes; NULL when none was asked for
     callback_status   TEXT,
     callback_attempts INTEGER NOT NULL DEFAULT 0,
-    callback_error    TEXT
+    callback_error    TEXT,
+    worker      TEXT,              -- host:pid of the process rendering it, NULL while queued and once finished
+    lease_until REAL,              -- unix time at which the worker's lease runs out
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    phase       TEXT,              -- queued, rendering, joining; NULL once finished
+    revision    INTEGER NOT NULL DEFAULT 0  -- the store's revision at its last change
+);
+CREATE TABLE IF NOT EXISTS workers (
+    id          TEXT PRIMARY KEY,
+    seen        REAL NOT NULL,
+    renders     INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS clips (
     assembly_id TEXT NOT NULL REFERENCES assemblies(id),
@@ -83,7 +94,7 @@ _SOURCE_COLUMNS = (
 # `output_url` (a column of the first schema) is no longer written: where results live is the outputs' business.
 _ASSEMBLY_COLUMNS = (
     "id, name, status, error, preview, duration, created, progress, eta_seconds, callback_url, callback_status, "
-    "callback_attempts, callback_error"
+    "callback_attempts, callback_error, worker, attempts, phase"
 )
 
 
@@ -94,6 +105,7 @@ async def init_db(db_path: Path) -> None:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.executescript(SCHEMA)
         await _add_missing_columns(db)
+        await db.execute("UPDATE assemblies SET phase = 'queued' WHERE status = 'processing' AND phase IS NULL")
         await db.commit()
 
 
@@ -106,6 +118,11 @@ _ADDED_COLUMNS = (
     ("assemblies", "callback_status", "TEXT"),
     ("assemblies", "callback_attempts", "INTEGER NOT NULL DEFAULT 0"),
     ("assemblies", "callback_error", "TEXT"),
+    ("assemblies", "worker", "TEXT"),
+    ("assemblies", "lease_until", "REAL"),
+    ("assemblies", "attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("assemblies", "phase", "TEXT"),
+    ("assemblies", "revision", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -168,8 +185,9 @@ async def _storage_errors() -> AsyncIterator[None]:
 class SqliteRepo:
     """One connection per repo; an asyncio lock keeps transactions from interleaving on it."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, clock: Callable[[], float] = time.time) -> None:
         self.db_path = Path(db_path)
+        self.clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -242,10 +260,11 @@ class SqliteRepo:
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction() as db:
             await db.execute(
-                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                f"INSERT INTO assemblies ({_ASSEMBLY_COLUMNS}, revision) VALUES ({', '.join('?' * 17)})",
                 (assembly.id, assembly.name, assembly.status.value, assembly.error, int(assembly.preview),
                  assembly.duration, assembly.created, assembly.progress, assembly.eta_seconds,
-                 *_callback_row(assembly.callback)),
+                 *_callback_row(assembly.callback), assembly.worker, assembly.attempts,
+                 None if assembly.phase is None else assembly.phase.value, await self._next_revision(db)),
             )
             await db.executemany(
                 'INSERT INTO clips (assembly_id, pos, filename, start, "end", duration, video) '
@@ -267,10 +286,12 @@ class SqliteRepo:
                 clips[assembly_id].append(Clip(pos=pos, filename=filename, start=start, end=end, video=video))
         return clips
 
-    async def _assemblies(self, where: str, params: Sequence[object], page: str = "") -> list[Assembly]:
+    async def _assemblies(
+        self, where: str, params: Sequence[object], page: str = "", order: str = "rowid DESC"
+    ) -> list[Assembly]:
         async with self._lock, _storage_errors():
             async with self.db.execute(
-                f"SELECT {_ASSEMBLY_COLUMNS} FROM assemblies {where} ORDER BY rowid DESC {page}", params
+                f"SELECT {_ASSEMBLY_COLUMNS} FROM assemblies {where} ORDER BY {order} {page}", params
             ) as cursor:
                 rows = await cursor.fetchall()
             clips = await self._clips([row[0] for row in rows])
@@ -289,6 +310,9 @@ class SqliteRepo:
                 callback=None if row[9] is None else Callback(
                     url=row[9], status=row[10] or "pending", attempts=row[11], last_error=row[12]
                 ),
+                worker=row[13],
+                attempts=row[14],
+                phase=None if row[15] is None else Phase(row[15]),
             )
             for row in rows
         ]
@@ -297,43 +321,120 @@ class SqliteRepo:
         found = await self._assemblies("WHERE id = ?", (assembly_id,))
         return found[0] if found else None
 
-    async def list(
-        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
-    ) -> list[Assembly]:
-        where, params = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
-        # SQLite's LIMIT -1 means no limit; OFFSET needs a LIMIT before it
-        return await self._assemblies(where, (*params, -1 if limit is None else limit, offset), "LIMIT ? OFFSET ?")
+    async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
+        async with self._transaction() as db:
+            return await self._save_state(db, assembly, worker)
 
-    async def count(self, *, status: AssemblyStatus | None = None) -> int:
-        where, params = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+    async def _next_revision(self, db: aiosqlite.Connection) -> int:
+        async with db.execute(
+            "INSERT INTO meta (key, value) VALUES ('revision', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 "
+            "RETURNING value"
+        ) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def _save_state(self, db: aiosqlite.Connection, assembly: Assembly, worker: str | None) -> bool:
+        final = assembly.status.is_final
+        phase = None if final or assembly.phase is None else assembly.phase.value
+        cursor = await db.execute(
+            "UPDATE assemblies SET status = ?, progress = ?, eta_seconds = ?, error = ?, duration = ?, phase = ?, "
+            "worker = CASE WHEN ? THEN NULL ELSE worker END, "
+            "lease_until = CASE WHEN ? THEN NULL ELSE lease_until END, revision = ? "
+            "WHERE id = ? AND status = 'processing' AND (? IS NULL OR worker = ?)",
+            (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error, assembly.duration, phase,
+             final, final, await self._next_revision(db), assembly.id, worker, worker),
+        )
+        return cursor.rowcount > 0
+
+    async def claim(self, assembly_id: str, worker: str, lease_s: float) -> Assembly | None:
+        now = self.clock()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE assemblies SET worker = ?, lease_until = ?, attempts = attempts + 1, phase = 'rendering', "
+                "progress = 0, eta_seconds = NULL, revision = ? "
+                "WHERE id = ? AND status = 'processing' "
+                "AND (worker IS NULL OR worker = ? OR lease_until IS NULL OR lease_until <= ?)",
+                (worker, now + lease_s, await self._next_revision(db), assembly_id, worker, now),
+            )
+            claimed = cursor.rowcount > 0
+        return await self.get(assembly_id) if claimed else None
+
+    async def renew(self, assembly_id: str, worker: str, lease_s: float) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE assemblies SET lease_until = ? WHERE id = ? AND status = 'processing' AND worker = ?",
+                (self.clock() + lease_s, assembly_id, worker),
+            )
+            return cursor.rowcount > 0
+
+    async def release(self, assembly_id: str, worker: str) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE assemblies SET worker = NULL, lease_until = NULL, phase = 'queued', progress = 0, "
+                "eta_seconds = NULL, revision = ? WHERE id = ? AND status = 'processing' AND worker = ?",
+                (await self._next_revision(db), assembly_id, worker),
+            )
+            return cursor.rowcount > 0
+
+    async def claimable(self, limit: int | None = None) -> list[str]:
         async with self._lock, _storage_errors():
-            async with self.db.execute(f"SELECT count(*) FROM assemblies {where}", params) as cursor:
-                row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+            async with self.db.execute(
+                "SELECT id FROM assemblies WHERE status = 'processing' "
+                "AND (worker IS NULL OR lease_until IS NULL OR lease_until <= ?) ORDER BY rowid LIMIT ?",
+                (self.clock(), -1 if limit is None else limit),
+            ) as cursor:
+                return [row[0] for row in await cursor.fetchall()]
 
-    async def save_state(self, assembly: Assembly) -> None:
+    async def beat_worker(self, worker: str, renders: int) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE assemblies SET status = ?, progress = ?, eta_seconds = ?, error = ?, duration = ? "
-                "WHERE id = ? AND status = 'processing'",
-                (assembly.status.value, assembly.progress, assembly.eta_seconds, assembly.error, assembly.duration,
-                 assembly.id),
+                "INSERT INTO workers (id, seen, renders) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET seen = excluded.seen, renders = excluded.renders",
+                (worker, self.clock(), renders),
             )
+
+    async def drop_worker(self, worker: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM workers WHERE id = ?", (worker,))
+
+    async def live_workers(self, within_s: float) -> list[str]:
+        async with self._lock, _storage_errors():
+            async with self.db.execute(
+                "SELECT id FROM workers WHERE seen > ? ORDER BY id", (self.clock() - within_s,)
+            ) as cursor:
+                return [row[0] for row in await cursor.fetchall()]
+
+    async def changed_since(self, revision: int) -> tuple[int, list[Assembly]]:
+        async with self._lock, _storage_errors():
+            async with self.db.execute("SELECT value FROM meta WHERE key = 'revision'") as cursor:
+                row = await cursor.fetchone()
+        now = 0 if row is None else int(row[0])
+        if revision < 0:
+            return now, []
+        return now, await self._assemblies("WHERE revision > ? AND revision <= ?", (revision, now), order="revision")
+
+    async def finish(self, assembly: Assembly, report: RenderReport | None, *, worker: str | None = None) -> bool:
+        async with self._transaction() as db:
+            stored = await self._save_state(db, assembly, worker)
+            if stored and report is not None:
+                await self._save_report(db, assembly.id, report)
+            return stored
 
     async def save_callback(self, assembly_id: str, callback: Callback) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE assemblies SET callback_status = ?, callback_attempts = ?, callback_error = ? "
+                "UPDATE assemblies SET callback_status = ?, callback_attempts = ?, callback_error = ?, revision = ? "
                 "WHERE id = ? AND callback_url IS NOT NULL",
-                (callback.status.value, callback.attempts, callback.last_error, assembly_id),
+                (callback.status.value, callback.attempts, callback.last_error, await self._next_revision(db),
+                 assembly_id),
             )
 
-    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
-        async with self._transaction() as db:
-            await db.execute(
-                "INSERT OR REPLACE INTO reports (assembly_id, report) VALUES (?, ?)",
-                (assembly_id, json.dumps(attrs.asdict(report))),
-            )
+    async def _save_report(self, db: aiosqlite.Connection, assembly_id: str, report: RenderReport) -> None:
+        await db.execute(
+            "INSERT OR REPLACE INTO reports (assembly_id, report) VALUES (?, ?)",
+            (assembly_id, json.dumps(attrs.asdict(report))),
+        )
 
     async def get_report(self, assembly_id: str) -> RenderReport | None:
         async with self._lock:
@@ -358,6 +459,20 @@ class SqliteRepo:
             await db.execute("DELETE FROM clips WHERE assembly_id = ?", (assembly_id,))
             await db.execute("DELETE FROM assemblies WHERE id = ?", (assembly_id,))
             return True
+
+    async def list(
+        self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Assembly]:
+        where, params = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+        # SQLite's LIMIT -1 means no limit; OFFSET needs a LIMIT before it
+        return await self._assemblies(where, (*params, -1 if limit is None else limit, offset), "LIMIT ? OFFSET ?")
+
+    async def count(self, *, status: AssemblyStatus | None = None) -> int:
+        where, params = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+        async with self._lock, _storage_errors():
+            async with self.db.execute(f"SELECT count(*) FROM assemblies {where}", params) as cursor:
+                row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
 
 def main(argv: Sequence[str] = sys.argv[1:]) -> None:

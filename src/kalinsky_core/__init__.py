@@ -16,7 +16,7 @@ Model (immutable attrs classes)
                                                   `video`: copied, smart-cut or re-encoded
     VideoCoding                                   how a source's video is coded (codec rules decide what can be
                                                   copied)
-    Assembly, AssemblyStatus                      the aggregate: what was asked never changes, only the render
+    Assembly, AssemblyStatus, Phase               the aggregate: what was asked never changes, only the render
                                                   state (status, progress, error, duration) moves
 
 Use cases (coroutines)
@@ -81,6 +81,7 @@ from kalinsky_core.model import (
     ClipInput,
     FileIdentity,
     MediaInfo,
+    Phase,
     SkippedFile,
     Source,
     SourceIndex,
@@ -157,6 +158,7 @@ __all__ = [
     "MediaInfo",
     "MediaProber",
     "NotIndexed",
+    "Phase",
     "ProbeFailed",
     "ProgressCallback",
     "RenderFailed",

@@ -6,6 +6,7 @@ import enum
 import urllib.parse
 from collections.abc import Iterable
 from fractions import Fraction
+from typing import Any
 
 import attrs
 
@@ -242,11 +243,21 @@ class AssemblyStatus(str, enum.Enum):
         return self is not AssemblyStatus.PROCESSING
 
 
+class Phase(str, enum.Enum):
+    """Where the render of an assembly still `processing` is: waiting for a worker, cutting its clips, joining
+    them. A finished assembly has no phase."""
+
+    QUEUED = "queued"
+    RENDERING = "rendering"
+    JOINING = "joining"
+
+
 @attrs.frozen
 class Assembly:
     """The aggregate. What was asked (id, name, preview, clips, created) never changes after creation;
-    only the render state (status, progress, error, duration) moves on, through the methods below. Where a
-    finished render's file lives is the outputs' business, not the aggregate's."""
+    only the render state (status, progress, error, duration; who renders it, in which phase, how many
+    times it was started) moves on, through the methods below. Where a finished render's file lives is the
+    outputs' business, not the aggregate's."""
 
     id: str
     name: str | None
@@ -259,6 +270,9 @@ class Assembly:
     error: str | None = None
     duration: float | None = None  # of the finished output, as measured in the file
     callback: Callback | None = None  # told when it finishes, if asked for
+    worker: str | None = None  # `host:pid` of the process rendering it; None while queued and once finished
+    attempts: int = 0  # renders of it started so far (a worker that died leaves it to the next)
+    phase: Phase | None = attrs.field(default=Phase.QUEUED, converter=attrs.converters.optional(Phase))
 
     @clips.validator
     def _clips_numbered_from_one(self, _attribute: attrs.Attribute[tuple[Clip, ...]], clips: tuple[Clip, ...]) -> None:
@@ -270,16 +284,20 @@ class Assembly:
     def with_progress(self, progress: float, eta_seconds: float | None = None) -> Assembly:
         return attrs.evolve(self, progress=min(max(progress, 0.0), 1.0), eta_seconds=eta_seconds)
 
+    def in_phase(self, phase: Phase) -> Assembly:
+        return attrs.evolve(self, phase=phase)
+
+    def _ended(self, status: AssemblyStatus, **changes: Any) -> Assembly:
+        return attrs.evolve(self, status=status, eta_seconds=None, worker=None, phase=None, **changes)
+
     def completed(self, duration: float) -> Assembly:
-        return attrs.evolve(
-            self, status=AssemblyStatus.DONE, progress=1.0, eta_seconds=None, error=None, duration=duration
-        )
+        return self._ended(AssemblyStatus.DONE, progress=1.0, error=None, duration=duration)
 
     def failed(self, error: str) -> Assembly:
-        return attrs.evolve(self, status=AssemblyStatus.FAILED, eta_seconds=None, error=error, duration=None)
+        return self._ended(AssemblyStatus.FAILED, error=error, duration=None)
 
     def cancelled(self) -> Assembly:
-        return attrs.evolve(self, status=AssemblyStatus.CANCELLED, eta_seconds=None, error=None, duration=None)
+        return self._ended(AssemblyStatus.CANCELLED, error=None, duration=None)
 
 
 def assembly_id(sequence: int) -> str:

@@ -142,6 +142,72 @@ class AssemblyRepo(Protocol):
 
     async def get(self, assembly_id: str) -> Assembly | None: ...
 
+    async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
+        """Store the render state (status, progress, ETA, error, duration, phase); nothing else changes. Whether
+        it was stored.
+
+        Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
+        so a render that ends after its assembly was cancelled cannot bring it back. With `worker`, only while
+        that worker holds the render (a worker whose lease ran out no longer writes). A final state also ends
+        the lease: the record then has no worker and no phase."""
+        ...
+
+    async def finish(self, assembly: Assembly, report: RenderReport | None, *, worker: str | None = None) -> bool:
+        """Store a render's final state and its report at once, on the terms of `save_state`; whether it was
+        stored (the report is stored only with it)."""
+        ...
+
+    # -- who renders what: every render has one owner at a time, holding a lease it renews while it works --
+
+    async def claim(self, assembly_id: str, worker: str, lease_s: float) -> Assembly | None:
+        """Take the render of a `processing` assembly for `worker` for `lease_s` seconds, if nobody holds it or its
+        holder's lease ran out (the holder died). The claim counts an attempt and sets phase `rendering`, progress
+        0, no ETA. The record as now stored, or None (missing, finished, or held by another live lease)."""
+        ...
+
+    async def renew(self, assembly_id: str, worker: str, lease_s: float) -> bool:
+        """Extend `worker`'s lease to `lease_s` seconds from now; False if it no longer holds it (the assembly was
+        cancelled or deleted, or another worker took it over after the lease ran out)."""
+        ...
+
+    async def release(self, assembly_id: str, worker: str) -> bool:
+        """Hand a render back unfinished (the worker stops): no worker, phase `queued`, progress 0, so that the next
+        worker renders it from scratch. Only if `worker` holds it; whether it did."""
+        ...
+
+    async def claimable(self, limit: int | None = None) -> list[str]:
+        """Ids of the `processing` assemblies nobody holds a live lease on, oldest first."""
+        ...
+
+    async def beat_worker(self, worker: str, renders: int) -> None:
+        """Note that `worker` is alive now and renders up to `renders` assemblies at once."""
+        ...
+
+    async def drop_worker(self, worker: str) -> None:
+        """`worker` stopped."""
+        ...
+
+    async def live_workers(self, within_s: float) -> list[str]:
+        """The workers that noted they were alive in the last `within_s` seconds."""
+        ...
+
+    async def changed_since(self, revision: int) -> tuple[int, list[Assembly]]:
+        """The assemblies created or changed (state, phase, owner, callback) after `revision`, oldest change first,
+        and the store's revision after them: followers in any process see what every process stores. A negative
+        `revision` returns the store's revision now and no assemblies (to follow from now on)."""
+        ...
+
+    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays."""
+        ...
+
+    async def get_report(self, assembly_id: str) -> RenderReport | None: ...
+
+    async def delete(self, assembly_id: str) -> bool:
+        """Remove a finished assembly's record (its clips and report too); False if there was none, or it is still
+        `processing`. Its number is never handed out again."""
+        ...
+
     async def list(
         self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
     ) -> list[Assembly]:
@@ -151,26 +217,4 @@ class AssemblyRepo(Protocol):
 
     async def count(self, *, status: AssemblyStatus | None = None) -> int:
         """How many assemblies there are (in `status`, if given)."""
-        ...
-
-    async def save_state(self, assembly: Assembly) -> None:
-        """Store the render state (status, progress, error, duration); nothing else changes.
-
-        Only an assembly still `processing` changes: a finished one (done, failed, cancelled) stays as it is,
-        so a render that ends after its assembly was cancelled cannot bring it back."""
-        ...
-
-    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
-        """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays."""
-        ...
-
-    async def save_report(self, assembly_id: str, report: RenderReport) -> None:
-        """Store the report of an assembly's finished render (replacing any earlier one)."""
-        ...
-
-    async def get_report(self, assembly_id: str) -> RenderReport | None: ...
-
-    async def delete(self, assembly_id: str) -> bool:
-        """Remove a finished assembly's record (its clips and report too); False if there was none, or it is still
-        `processing`. Its number is never handed out again."""
         ...

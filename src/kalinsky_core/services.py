@@ -281,18 +281,18 @@ RECORD_RETRY_FIRST_S = 0.25
 RECORD_RETRY_MAX_S = 5.0
 
 
-async def record_end(repo: AssemblyRepo, finished: Assembly, report: RenderReport | None = None) -> None:
+async def record_end(
+    repo: AssemblyRepo, finished: Assembly, report: RenderReport | None = None, *, worker: str | None = None
+) -> bool:
     """Store a render's end (and its report), trying again (with a bounded backoff) until the records can be
     written: a full disk or a locked database must not leave the assembly `processing` with no render behind it.
-    If the process stops first, the record is still `processing` and the next start renders it again."""
+    If the process stops first, the record is still `processing` and the next worker renders it again. With
+    `worker`, only while that worker holds the render; whether the end was stored."""
     wait = RECORD_RETRY_FIRST_S
     attempt = 1
     while True:
         try:
-            if report is not None:
-                await repo.save_report(finished.id, report)
-                report = None
-            await repo.save_state(finished)
+            stored = await repo.finish(finished, report, worker=worker)
         except StorageUnavailable as error:
             log.warning(
                 "the end of %s (%s) cannot be recorded yet, attempt %d, next in %.2f s: %s",
@@ -304,7 +304,7 @@ async def record_end(repo: AssemblyRepo, finished: Assembly, report: RenderRepor
         else:
             if attempt > 1:
                 log.info("the end of %s (%s) is recorded, attempt %d", finished.id, finished.status.value, attempt)
-            return
+            return stored
 
 
 async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: RenderFiles, assembly_id: str) -> Assembly:

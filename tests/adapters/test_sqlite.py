@@ -163,9 +163,10 @@ async def test_a_report_round_trips_and_goes_with_its_assembly(tmp_path: Path) -
     async with SqliteRepo(tmp_path / "k.db") as repo:
         stored = assembly(await repo.next_sequence())
         await repo.add(stored)
-        await repo.save_report(stored.id, report)
+        assert await repo.finish(stored.completed(3.0), report)
+        assert not await repo.finish(stored.failed("late"), report)  # a finished record stays as it is
     async with SqliteRepo(tmp_path / "k.db") as repo:
         assert await repo.get_report(stored.id) == report and await repo.get_report("asm_999") is None
-        await repo.save_state(stored.completed(3.0))
+        assert (await repo.get(stored.id)).status is AssemblyStatus.DONE
         assert await repo.delete(stored.id)
         assert await repo.get_report(stored.id) is None

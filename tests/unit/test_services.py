@@ -189,11 +189,11 @@ class FlakyRepo(InMemoryRepo):
         self.failures = failures
         self.attempts: list[AssemblyStatus] = []
 
-    async def save_state(self, assembly: Assembly) -> None:
+    async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
         self.attempts.append(assembly.status)
         if len(self.attempts) <= self.failures:
             raise StorageUnavailable("database or disk is full")
-        await super().save_state(assembly)
+        return await super().save_state(assembly, worker=worker)
 
 
 async def test_a_render_whose_records_cannot_be_written_keeps_rendering_and_records_its_end_later(
