@@ -4,6 +4,8 @@ the command line) builds its objects here, and only here."""
 from __future__ import annotations
 
 import inspect
+import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,9 @@ from kalinsky_adapters.telemetry import Metrics
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_adapters.timeline import FfmpegTimeline
 from kalinsky_core import services
+from kalinsky_core.jobs import LocalQueue, LocalWorker, Renderer
 from kalinsky_core.model import Assembly
-from kalinsky_core.ports import AssemblyRepo
-from kalinsky_core.runner import RenderRunner
+from kalinsky_core.ports import AssemblyRepo, RenderQueue
 
 
 async def open_repo(settings: Settings, events: EventHub) -> AsyncIterator[AssemblyRepo]:
@@ -44,23 +46,73 @@ async def open_repo(settings: Settings, events: EventHub) -> AsyncIterator[Assem
         await repo.close()
 
 
-async def start_runner(
-    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics, notices: FinishedNotices
-) -> AsyncIterator[RenderRunner]:
-    async def render(assembly: Assembly) -> Assembly:
-        finished = await services.render_assembly(assembly, repo, rendering)
-        if finished.status.is_final:
-            notices.publish(finished)
-        return finished
+def worker_name() -> str:
+    """This process as a worker: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
-    runner = RenderRunner(metrics.observed(render), max_concurrent=settings.max_renders)
-    metrics.watch_queue(lambda: len(runner.active))
-    unsubscribe = notices.subscribe(metrics.finished)
+
+def gone_here(worker: str) -> bool:
+    """Whether `worker` (`host:pid`) was a process of this machine that no longer runs."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
     try:
-        yield runner
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it runs, as another user
+        return False
+    return False
+
+
+def make_renderer(
+    repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics, notices: FinishedNotices
+) -> Renderer:
+    """What this process does with a render job it takes: render it (timed and logged), tell of its end."""
+
+    async def render(claimed: Assembly, worker: str) -> Assembly | None:
+        return await services.render_owned(claimed, repo, rendering, worker)
+
+    return Renderer(repo, metrics.observed(render), worker_name(), on_finished=notices.publish)
+
+
+async def start_worker(
+    settings: Settings, repo: AssemblyRepo, renderer: Renderer, metrics: Metrics, notices: FinishedNotices
+) -> AsyncIterator[LocalWorker | None]:
+    """This process's render worker, taking jobs from the records (`settings.render_slots()` at once) once the
+    queue is started, or None when it renders nothing. On the way out it hands back what it was rendering."""
+    unsubscribe = notices.subscribe(metrics.finished)
+    renders = settings.render_slots()
+    # with a job queue, its own workers render (see open_queue)
+    local = renders and settings.job_queue_url() is None
+    worker = LocalWorker(repo, renderer, renders, is_gone=gone_here) if local else None
+    if worker is not None:
+        metrics.watch_queue(lambda: worker.depth)
+    try:
+        yield worker
     finally:
-        await runner.aclose()
+        if worker is not None:
+            await worker.aclose()
         unsubscribe()
+
+
+async def open_queue(
+    settings: Settings, repo: AssemblyRepo, renderer: Renderer, worker: LocalWorker | None
+) -> AsyncIterator[RenderQueue]:
+    """Where renders wait: the records (this process's worker, if any, and those of the processes sharing them
+    look there), or SAQ's queue when there is one (its worker in this process renders `render_slots()` at once)."""
+    url = settings.job_queue_url()
+    if url is None:
+        yield LocalQueue(worker)
+        return
+    from kalinsky_adapters.saq_jobs import SaqJobs  # only farms need SAQ and psycopg
+
+    jobs = SaqJobs(url, repo, renderer, settings.render_slots())
+    await jobs.connect()
+    try:
+        yield jobs
+    finally:
+        await jobs.aclose()
 
 
 def derived_dir(settings: Settings, name: str) -> Path:
@@ -127,7 +179,9 @@ class Container(containers.DeclarativeContainer):
     )
     metrics = providers.Singleton(Metrics)
     notices = providers.Singleton(FinishedNotices)
-    runner = providers.Resource(start_runner, settings, repo, rendering, metrics, notices)
+    renderer = providers.Singleton(make_renderer, repo, rendering, metrics, notices)
+    worker = providers.Resource(start_worker, settings, repo, renderer, metrics, notices)
+    queue = providers.Resource(open_queue, settings, repo, renderer, worker)
     index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))
 
     # The use cases every entrypoint calls.
@@ -135,7 +189,7 @@ class Container(containers.DeclarativeContainer):
         services.SourceLibrary, prober, repo, index_lock, proxies, on_reindexed=metrics.provided.reindexed
     )
     desk = providers.Singleton(
-        services.AssemblyDesk, repo, rules, runner, files, on_finished=notices.provided.publish
+        services.AssemblyDesk, repo, rules, queue, files, renderer, on_finished=notices.provided.publish
     )
 
     # What the web app shows of sources and assemblies besides the API's JSON.

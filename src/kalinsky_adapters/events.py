@@ -1,27 +1,32 @@
 """Changes of assemblies and of the index, as they are stored, for whoever follows them (the web app's
 Server-Sent Events stream).
 
-`ObservedRepo` wraps any AssemblyRepo: each change it stores is then published on an `EventHub` that every
-follower reads at its own pace. A follower that falls far behind loses the oldest events and is told so (it then
-reloads what it shows), so a slow client never holds up a render. The hub lives in one process: API processes
-that share a database each see the changes their own renders store.
+`ChangeFeed` reads the assemblies that any process stores (the repository's change feed: API processes, workers,
+command-line renders sharing the records) and publishes them on an `EventHub` that every follower reads at its own
+pace. `ObservedRepo` wraps any AssemblyRepo to publish what only this process sees: index changes and deletes. A
+follower that falls far behind loses the oldest events and is told so (it then reloads what it shows), so a slow
+client never holds up a render.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import attrs
 
-from kalinsky_core.model import Assembly, Source
+from kalinsky_core.model import Assembly, Phase, Source
 from kalinsky_core.ports import AssemblyRepo
-from kalinsky_core.report import RenderReport
+
+log = logging.getLogger(__name__)
 
 #: Events a follower may be behind before the oldest are dropped.
 BACKLOG = 1000
+#: Assemblies whose last published state the hub remembers, to publish each change once.
+REMEMBERED = 5000
 
 
 @attrs.frozen
@@ -35,10 +40,21 @@ class Event:
 
 
 class EventHub:
+    """Events of one process for its followers. An assembly published again unchanged (this process stored it and
+    the change feed read it back) is not published twice."""
+
     def __init__(self) -> None:
         self._followers: set[asyncio.Queue[Event]] = set()
+        self._last: dict[str, Assembly] = {}  # the state last published of each assembly, at most REMEMBERED
 
     def publish(self, event: Event) -> None:
+        if event.assembly is not None and event.kind != "deleted":
+            if self._last.get(event.assembly.id) == event.assembly:
+                return
+            self._last.pop(event.assembly.id, None)
+            self._last[event.assembly.id] = event.assembly
+            if len(self._last) > REMEMBERED:
+                del self._last[next(iter(self._last))]
         for queue in list(self._followers):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
@@ -64,7 +80,9 @@ class EventHub:
 
 
 class ObservedRepo:
-    """An AssemblyRepo that publishes what it stores; what it does not change it hands to the wrapped one."""
+    """An AssemblyRepo that publishes the index changes, new assemblies and deletes it stores (the changes of
+    assemblies reach followers through `ChangeFeed`, from every process); everything else it hands to the wrapped
+    one."""
 
     def __init__(self, repo: AssemblyRepo, hub: EventHub) -> None:
         self._repo = repo
@@ -84,7 +102,7 @@ class ObservedRepo:
 
     async def add(self, assembly: Assembly) -> None:
         await self._repo.add(assembly)
-        self._hub.publish(Event("created", assembly))
+        self._hub.publish(Event("created", assembly))  # at once: its first render state may follow within a look
 
     async def delete(self, assembly_id: str) -> bool:
         gone = await self._repo.get(assembly_id)
@@ -93,20 +111,46 @@ class ObservedRepo:
             self._hub.publish(Event("deleted", gone))
         return deleted
 
-    async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
-        stored = await self._repo.save_state(assembly, worker=worker)
-        if stored:
-            await self._published(assembly.id)
-        return stored
 
-    async def finish(self, assembly: Assembly, report: RenderReport | None, *, worker: str | None = None) -> bool:
-        stored = await self._repo.finish(assembly, report, worker=worker)
-        if stored:
-            await self._published(assembly.id)
-        return stored
+def kind_of(assembly: Assembly) -> str:
+    """The event an assembly's stored change makes: `finished`, `created` (queued, never started) or `progress`."""
+    if assembly.status.is_final:
+        return "finished"
+    return "created" if assembly.phase is Phase.QUEUED and assembly.attempts == 0 else "progress"
 
-    async def _published(self, assembly_id: str) -> None:
-        if self._hub.followers:
-            stored = await self._repo.get(assembly_id)
-            if stored is not None:
-                self._hub.publish(Event("finished" if stored.status.is_final else "progress", stored))
+
+class ChangeFeed:
+    """Publishes on `hub` every assembly any process stores, as read from the repository's change feed every
+    `interval` seconds (the latest state of each, in the order of their changes)."""
+
+    def __init__(self, repo: AssemblyRepo, hub: EventHub, interval: float = 0.25) -> None:
+        self.repo = repo
+        self.hub = hub
+        self.interval = interval
+
+    async def run(self) -> None:
+        revision: int | None = None
+        while True:
+            try:
+                if revision is None:
+                    revision, _ = await self.repo.changed_since(-1)
+                else:
+                    revision, changed = await self.repo.changed_since(revision)
+                    if self.hub.followers:
+                        for assembly in changed:
+                            self.hub.publish(Event(kind_of(assembly), assembly))
+            except Exception as error:  # the records cannot be read now: try again at the next look
+                log.warning("changes of assemblies not read: %s", error)
+            await asyncio.sleep(self.interval)
+
+
+@contextlib.asynccontextmanager
+async def following(repo: AssemblyRepo, hub: EventHub) -> AsyncIterator[ChangeFeed]:
+    """A change feed running until the block ends."""
+    feed = ChangeFeed(repo, hub)
+    task = asyncio.create_task(feed.run(), name="change feed")
+    try:
+        yield feed
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -11,11 +11,12 @@ import attrs
 
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
+from kalinsky_core.jobs import Leases, Renderer
 from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Phase, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
-from kalinsky_core.ports import AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.ports import AssemblyRepo, AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.report import RenderReport
-from kalinsky_core.services import Rendering
+from kalinsky_core.services import Rendering, render_owned
 
 
 class InMemoryRepo:
@@ -262,6 +263,14 @@ class FakeRendering:
     @property
     def discarded(self) -> list[str]:
         return self.files.discarded
+
+    def renderer(self, repo: AssemblyRepo, worker: str = "test:1", leases: Leases = Leases()) -> Renderer:
+        """A Renderer of these fakes, as `worker`."""
+
+        async def render(assembly: Assembly, owner: str) -> Assembly | None:
+            return await render_owned(assembly, repo, self.rendering, owner)
+
+        return Renderer(repo, render, worker, leases)
 
 
 class AsyncioIndexLock:

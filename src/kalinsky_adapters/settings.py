@@ -62,6 +62,19 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: When set, every API and media request must carry it (`Authorization: Bearer ...`).
     api_token: str | None = None
+    #: Renders this process runs at once as a worker (`serve`, `worker`); None: `max_renders`; 0: none.
+    workers: int | None = None
+    #: The job queue that workers on other machines take renders from (SAQ on PostgreSQL); None: the
+    #: database's PostgreSQL when it is one, else no queue service (the records are the queue).
+    queue_url: str | None = None
+
+    def job_queue_url(self) -> str | None:
+        """The job queue's URL, if renders go through one."""
+        return self.queue_url
+
+    def render_slots(self) -> int:
+        """How many renders this process runs at once when it renders (0: it renders none)."""
+        return self.max_renders if self.workers is None else self.workers
 
     def answering_at(self, host: str) -> Settings:
         """These settings for a server bound to `host`: the address it listens on is a name it answers to (not
@@ -156,6 +169,12 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} must be at least 16 visible ASCII characters without spaces")
             return value
 
+        def queue(name: str) -> str | None:
+            value = raw(name)
+            if value is not None and not re.match(r"(postgres|postgresql)://", value):
+                raise ConfigError(f"{PREFIX}{name} must be a postgresql:// URL, got {value!r}")
+            return value
+
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
             sources_dir=Path(raw("SOURCES_DIR") or "sources"),
@@ -177,4 +196,6 @@ class Settings:
             webhook_secret=raw("WEBHOOK_SECRET"),
             allowed_hosts=host_list("ALLOWED_HOSTS"),
             api_token=token("API_TOKEN"),
+            workers=None if raw("WORKERS") is None else integer("WORKERS", 0, 0),
+            queue_url=queue("QUEUE_URL"),
         )

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from kalinsky_adapters import process
+from kalinsky_core.jobs import RenderClaimed
 from kalinsky_core.model import Assembly, AssemblyStatus, SourceIndex
 
 log = logging.getLogger("kalinsky.renders")
@@ -72,18 +73,20 @@ class Metrics:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry)
 
-    def observed(self, render: Callable[[Assembly], Awaitable[Assembly]]) -> Callable[[Assembly], Awaitable[Assembly]]:
-        """`render`, timed and logged at its start and end (a render stopped midway is logged `cancelled`).
-        Final statuses are counted by `finished`, which also hears of cancels of renders not yet started."""
+    def observed(self, render: RenderClaimed) -> RenderClaimed:
+        """`render`, timed and logged at its start and end (a render stopped midway, or whose end another process
+        recorded, is logged `cancelled`). Final statuses are counted by `finished`, which also hears of cancels of
+        renders not yet started."""
 
-        async def observed_render(assembly: Assembly) -> Assembly:
+        async def observed_render(assembly: Assembly, worker: str) -> Assembly | None:
             started = time.monotonic()
             _log_start(assembly)
             status, finished = AssemblyStatus.CANCELLED.value, None
             self.processing.inc()
             try:
-                finished = await render(assembly)
-                status = finished.status.value
+                finished = await render(assembly, worker)
+                if finished is not None:
+                    status = finished.status.value
                 return finished
             except asyncio.CancelledError:
                 raise

@@ -3,10 +3,11 @@
 The commands use the server's settings (`KALINSKY_*`), folders and database, so what they do shows up in the web
 UI and the API, and the other way round. Both may have the database open at once (WAL mode).
 
-Renders started here run on this machine outside the server: `assemble --wait` renders in the foreground with a
-progress bar; plain `assemble` records the assembly and hands its render to a detached background process
-(`python -m kalinsky_cli render ID`), then returns. Progress and the result land in the database either way. A
-render that is stopped midway stays `processing`; the server renders such assemblies again when it starts.
+`assemble` queues the render as the API does. A server or `kalinsky worker` sharing the records takes it; when none
+is alive, `assemble --wait` renders it here, and plain `assemble` hands it to a detached background process
+(`python -m kalinsky_cli render ID`). Either way one worker at a time holds it (see `kalinsky_core.jobs`), so a
+render started here and a server never render the same assembly; one that stops midway is taken over by the next
+worker. `--wait` follows the render with a progress bar, wherever it runs.
 """
 
 from __future__ import annotations
@@ -58,18 +59,33 @@ def _progress_bar() -> Progress:
     )
 
 
-async def _render_watched(desk: AssemblyDesk, assembly: Assembly) -> Assembly:
-    """Render here, showing the progress and ETA the render stores (as the web UI shows them)."""
-    rendering = asyncio.ensure_future(desk.render(assembly.id))
+async def _follow(desk: AssemblyDesk, assembly: Assembly, alive_s: float) -> Assembly:
+    """Show the progress and ETA the render stores (as the web UI shows them) until it finishes, wherever it
+    runs; render it here whenever no worker is alive to take it."""
+    rendering: asyncio.Future[Assembly] | None = None
+    looked = 0.0
     with _progress_bar() as bar:
         clips = f"{len(assembly.clips)} clip" + ("s" if len(assembly.clips) > 1 else "")
         task = bar.add_task(f"{assembly.id}: {clips}", total=1.0, eta=text.eta(None))
         while True:
-            done, _ = await asyncio.wait({rendering}, timeout=POLL_SECONDS)
+            if rendering is not None:
+                await asyncio.wait({rendering}, timeout=POLL_SECONDS)
+                if rendering.done():
+                    rendering.result()  # its errors, if any
+                    rendering = None
+            else:
+                await asyncio.sleep(POLL_SECONDS)
             current = await desk.get(assembly.id)
-            bar.update(task, completed=current.progress, eta=text.eta(current.eta_seconds))
-            if done:
+            where = f" ({current.phase.value} on {current.worker})" if current.worker and current.phase else ""
+            bar.update(task, completed=current.progress, eta=text.eta(current.eta_seconds),
+                       description=f"{assembly.id}: {clips}{where}")
+            if current.status.is_final:
                 return current
+            now = asyncio.get_running_loop().time()
+            if rendering is None and current.worker is None and now - looked >= alive_s / 5:
+                looked = now
+                if not await desk.live_workers(alive_s):
+                    rendering = asyncio.ensure_future(desk.render(assembly.id))
 
 
 def _render_in_background(assembly_id: str) -> None:
@@ -90,8 +106,8 @@ def _render_in_background(assembly_id: str) -> None:
 @click.option("--preview/--clean", default=None,
               help="Burn in a timecode at preview size, or render clean at full size [default: the spec's preview].")
 @click.option("--wait", is_flag=True,
-              help="Render here with a progress bar; exit code 1 if the render fails. "
-                   "Without it the render runs in a background process and the command returns at once.")
+              help="Follow the render with a progress bar (rendering it here if no server or worker is there to take "
+                   "it); exit code 1 if it fails. Without it the command returns at once.")
 def assemble(spec: IO[bytes], preview: bool | None, wait: bool) -> None:
     """Create an assembly from SPEC (a JSON file, `-` for stdin) and render it.
 
@@ -100,29 +116,38 @@ def assemble(spec: IO[bytes], preview: bool | None, wait: bool) -> None:
     \b
     {"name": "intro", "preview": false, "clips": [{"source": "a.mp4", "start": 1, "end": 2.5}, {"source": 2}]}
 
-    Prints the new assembly's id, and with --wait the finished file's path. Ctrl-C stops a --wait render; the
-    assembly then stays processing and the server renders it again when it starts.
+    The render is queued for the server or the workers sharing the database; when none is alive, it runs on this
+    machine (in a background process, or here with --wait). Prints the new assembly's id, and with --wait the
+    finished file's path. Ctrl-C stops following (and a render running here: the assembly then stays processing and
+    the next worker renders it again).
     """
     from kalinsky_adapters.container import resolve
+    from kalinsky_core.jobs import Leases
     from kalinsky_core.model import AssemblyStatus
 
     body = _read_spec(spec)
     settings = session.settings()
+    alive_s = Leases().worker_alive
 
-    async def work() -> tuple[Assembly, Path]:
+    async def work() -> tuple[Assembly, Path, list[str]]:
         async with session.opened(settings) as container:
             desk = await resolve(container.desk)
-            assembly = await desk.create(
+            assembly = await desk.start(
                 body.clip_inputs(), name=body.name, preview=body.preview if preview is None else preview
             )
             click.echo(assembly.id)
             result = container.files().result(assembly.id).resolve()
-            return (await _render_watched(desk, assembly) if wait else assembly), result
+            if wait:
+                return await _follow(desk, assembly, alive_s), result, []
+            return assembly, result, await desk.live_workers(alive_s)
 
-    assembly, result = session.run(work())
+    assembly, result, workers = session.run(work())
     if not wait:
-        _render_in_background(assembly.id)
-        click.echo(f"rendering in the background: `kalinsky show {assembly.id}` shows its progress", err=True)
+        if workers:
+            click.echo(f"queued for {', '.join(workers)}: `kalinsky show {assembly.id}` shows its progress", err=True)
+        else:
+            _render_in_background(assembly.id)
+            click.echo(f"rendering in the background: `kalinsky show {assembly.id}` shows its progress", err=True)
     elif assembly.status is AssemblyStatus.DONE:
         click.echo(f"{assembly.id} done: {text.seconds(assembly.duration)}", err=True)
         click.echo(str(result))
@@ -181,6 +206,9 @@ def show(assembly_id: str, as_json: bool) -> None:
     facts.add_row("status", text.state(assembly))
     facts.add_row("mode", "preview (timecode)" if assembly.preview else "clean")
     facts.add_row("created", assembly.created)
+    if assembly.phase is not None:
+        facts.add_row("phase", assembly.phase.value + (f" on {assembly.worker}" if assembly.worker else ""))
+    facts.add_row("attempts", str(assembly.attempts))
     facts.add_row("duration", text.seconds(assembly.duration))
     if assembly.status is AssemblyStatus.DONE:
         facts.add_row("output", str(result))

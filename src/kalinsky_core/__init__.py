@@ -28,8 +28,8 @@ Use cases (coroutines)
     render_assembly(assembly, repo, rendering)    cut, join, store `done` or `failed`; returns the final state.
                                                   Rendering holds the cutter, concatenator, render files, codec
                                                   rules and settings
-    cancel_assembly(repo, runner, files, assembly_id)
-                                                  stop a queued or running render, store `cancelled`
+    cancel_assembly(repo, queue, files, assembly_id)
+                                                  store `cancelled`, stop its render wherever it runs
     delete_assembly(repo, files, assembly_id)     remove a finished assembly's files and record;
                                                   AssemblyProcessing while it renders (ids are never reused)
     delete_older_than(repo, files, days)          the same for finished assemblies created `days` ago or more
@@ -48,10 +48,14 @@ Planning (pure functions)
                                                   SegmentPlan of what to cut and how
 
 Ports and their values
-    MediaProber, CodingRules, SegmentCutter, Concatenator, RenderFiles, DerivedMedia, IndexLock, AssemblyRepo;
+    MediaProber, CodingRules, SegmentCutter, Concatenator, RenderFiles, DerivedMedia, IndexLock, AssemblyRepo,
+    RenderQueue;
     CutSegment, AudioTrack, RenderedOutput, ProgressCallback
 
-RenderRunner runs renders in the background (bounded concurrency, clean shutdown).
+Render jobs (kalinsky_core.jobs): every render has one owner at a time, holding a lease in the records
+    Renderer, Leases                              what a worker does with one job: claim, render, renew, hand back;
+                                                  how long a lease lasts and how often it is renewed
+    LocalWorker, LocalQueue                       workers in this process, taking jobs from the records
 
 Errors: KalinskyError and its kinds NotIndexed, SourceNotFound, InvalidClip, AssemblyNotFound, AssemblyFinished,
 AssemblyProcessing, ProbeFailed, RenderFailed carry the user-facing text in `message`, e.g. "Source 99 not found",
@@ -73,6 +77,7 @@ from kalinsky_core.errors import (
     RenderFailed,
     SourceNotFound,
 )
+from kalinsky_core.jobs import Leases, LocalQueue, LocalWorker, Renderer
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
     Assembly,
@@ -109,9 +114,9 @@ from kalinsky_core.ports import (
     ProgressCallback,
     RenderedOutput,
     RenderFiles,
+    RenderQueue,
     SegmentCutter,
 )
-from kalinsky_core.runner import RenderRunner
 from kalinsky_core.services import (
     AssemblyDesk,
     Derive,
@@ -163,8 +168,12 @@ __all__ = [
     "ProgressCallback",
     "RenderFailed",
     "RenderPlan",
-    "RenderRunner",
+    "Leases",
+    "LocalQueue",
+    "LocalWorker",
+    "Renderer",
     "RenderedOutput",
+    "RenderQueue",
     "SegmentCutter",
     "SegmentPlan",
     "SkippedFile",

@@ -120,6 +120,25 @@ class DerivedMedia(Protocol):
         ...
 
 
+@runtime_checkable
+class RenderQueue(Protocol):
+    """Where renders wait for a worker: the records themselves (workers of the processes sharing them look there),
+    or a distributed job queue. Which worker renders what is settled by the leases in the records
+    (`AssemblyRepo.claim`), so a queue may hand a job out twice without harm."""
+
+    def start(self) -> None:
+        """Let this process's own workers, if it has any, start taking jobs."""
+        ...
+
+    async def submit(self, assembly_id: str) -> None:
+        """Make a render that waits for a worker known to the workers."""
+        ...
+
+    async def abort(self, assembly_id: str) -> None:
+        """Tell the owner of the render, wherever it runs, to stop it now (the record is already cancelled)."""
+        ...
+
+
 #: Held while the index is replaced, so that two reindexes (of any processes sharing the index) never interleave.
 IndexLock = Callable[[], AbstractAsyncContextManager[object]]
 

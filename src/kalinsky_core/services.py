@@ -27,12 +27,14 @@ from kalinsky_core.errors import (
     ReportMissing,
     StorageUnavailable,
 )
+from kalinsky_core.jobs import Renderer
 from kalinsky_core.model import (
     SOURCE_EXTENSIONS,
     Assembly,
     AssemblyStatus,
     Callback,
     ClipInput,
+    Phase,
     SkippedFile,
     Source,
     SourceIndex,
@@ -58,10 +60,10 @@ from kalinsky_core.ports import (
     MediaProber,
     ProgressCallback,
     RenderFiles,
+    RenderQueue,
     SegmentCutter,
 )
 from kalinsky_core.report import RenderReport, render_report
-from kalinsky_core.runner import RenderRunner
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +165,10 @@ class _ProgressRecorder:
     """Adds up the seconds of output each step has made into the assembly's progress and ETA, stored in
     coarse steps. Cutting (all clips, possibly at once) is `CUT_SHARE` of the work, joining the rest."""
 
-    def __init__(self, repo: AssemblyRepo, assembly: Assembly, plan: RenderPlan) -> None:
+    def __init__(self, repo: AssemblyRepo, assembly: Assembly, plan: RenderPlan, worker: str | None) -> None:
         self.repo = repo
-        self.assembly = assembly.with_progress(0.0)
+        self.worker = worker
+        self.assembly = assembly.with_progress(0.0).in_phase(Phase.RENDERING)
         self.stored = 0.0
         self.started = time.monotonic()
         self.total = max(plan.duration, 1e-9)
@@ -191,7 +194,7 @@ class _ProgressRecorder:
         if time.monotonic() < self.paused_until:
             return
         try:
-            await self.repo.save_state(self.assembly)
+            await self.repo.save_state(self.assembly, worker=self.worker)
         except Exception as error:
             self.paused_until = time.monotonic() + PROGRESS_PAUSE_S
             log.warning("progress of %s not recorded: %s", self.assembly.id, error)
@@ -237,13 +240,30 @@ class Rendering:
     preview_height: int | None = None  # previews taller than this are scaled down
 
 
-async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Rendering) -> Assembly:
-    """Render an assembly: cut every clip, join them, and store `done` or `failed`.
+async def render_assembly(
+    assembly: Assembly, repo: AssemblyRepo, rendering: Rendering, *, worker: str | None = None
+) -> Assembly:
+    """Render an assembly: cut every clip, join them, and store `done` or `failed`; the final state.
 
-    A render that is cancelled (e.g. at shutdown) leaves the record in `processing`, so it can be rendered
-    again later; its partial files are discarded either way, and so is anything an earlier, interrupted render
-    of the same assembly left behind.
+    With `worker`, the render's progress and end are stored only while that worker holds its lease (see
+    `kalinsky_core.jobs`). A render that is cancelled (e.g. at shutdown) leaves the record in `processing`, so it
+    can be rendered again later; its partial files are discarded either way, and so is anything an earlier,
+    interrupted render of the same assembly left behind.
     """
+    finished, _stored = await _render(assembly, repo, rendering, worker)
+    return finished
+
+
+async def render_owned(assembly: Assembly, repo: AssemblyRepo, rendering: Rendering, worker: str) -> Assembly | None:
+    """`render_assembly` for a worker holding the assembly's lease: the final state it stored, or None if it no
+    longer held the lease at the end (the assembly was cancelled or taken over)."""
+    finished, stored = await _render(assembly, repo, rendering, worker)
+    return finished if stored else None
+
+
+async def _render(
+    assembly: Assembly, repo: AssemblyRepo, rendering: Rendering, worker: str | None
+) -> tuple[Assembly, bool]:
     files = rendering.files
     await files.discard(assembly.id)
     report: RenderReport | None = None
@@ -255,9 +275,11 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
             fade_ms=rendering.fade_ms,
             preview_height=rendering.preview_height,
         )
-        recorder = _ProgressRecorder(repo, assembly, plan)
+        recorder = _ProgressRecorder(repo, assembly, plan, worker)
         await recorder.save()
         cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
+        recorder.assembly = recorder.assembly.in_phase(Phase.JOINING)
+        await recorder.save()
         output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
         if output.measured is not None:
             report = render_report(plan, output.measured)
@@ -272,8 +294,12 @@ async def render_assembly(assembly: Assembly, repo: AssemblyRepo, rendering: Ren
     except BaseException:
         await files.discard(assembly.id)
         raise
-    await record_end(repo, finished, report)
-    return finished
+    stored = await record_end(repo, finished, report, worker=worker)
+    if not stored and finished.status is AssemblyStatus.DONE:
+        now = await repo.get(assembly.id)
+        if now is None or now.status.is_final:
+            await files.discard(assembly.id)  # cancelled or deleted meanwhile: its result must not be served
+    return finished, stored
 
 
 #: Waits between attempts to store a render's end while the records cannot be written: doubling up to the last.
@@ -307,19 +333,21 @@ async def record_end(
             return stored
 
 
-async def cancel_assembly(repo: AssemblyRepo, runner: RenderRunner, files: RenderFiles, assembly_id: str) -> Assembly:
-    """Stop an assembly's queued or running render, remove its files and record it `cancelled`."""
+async def cancel_assembly(repo: AssemblyRepo, queue: RenderQueue, files: RenderFiles, assembly_id: str) -> Assembly:
+    """Record an assembly `cancelled`, stop its render wherever it runs, and remove its files.
+
+    The record changes first: from then on no worker can record another end, and the owner of the render sees at
+    its next lease renewal (or at once, through the queue) that it must stop."""
     assembly = await get_assembly(repo, assembly_id)
     if assembly.status.is_final:
         raise AssemblyFinished(assembly.id, assembly.status.value)
-    await runner.cancel(assembly.id)
-    assembly = await get_assembly(repo, assembly_id)
-    if assembly.status.is_final:  # it ended while being stopped
-        raise AssemblyFinished(assembly.id, assembly.status.value)
-    await files.discard(assembly.id)
     cancelled = assembly.cancelled()
-    await repo.save_state(cancelled)
-    return cancelled
+    if not await repo.save_state(cancelled):  # it ended meanwhile
+        ended = await get_assembly(repo, assembly_id)
+        raise AssemblyFinished(ended.id, ended.status.value)
+    await queue.abort(assembly.id)
+    await files.discard(assembly.id)
+    return await repo.get(assembly.id) or cancelled
 
 
 async def get_report(repo: AssemblyRepo, assembly_id: str) -> RenderReport:
@@ -428,13 +456,15 @@ class SourceLibrary:
 
 @attrs.frozen
 class AssemblyDesk:
-    """Assemblies: created against the index, rendered by `runner`, stopped on request."""
+    """Assemblies: created against the index, queued for a worker on `queue`, stopped on request. With a
+    `renderer`, this process can also render one here and now."""
 
     repo: AssemblyRepo
     rules: CodingRules
-    runner: RenderRunner
+    queue: RenderQueue
     files: RenderFiles
-    #: Told of every assembly that a cancel finished (the runner tells of the renders that end).
+    renderer: Renderer | None = None
+    #: Told of every assembly that a cancel finished (workers tell of the renders that end).
     on_finished: Callable[[Assembly], None] | None = None
 
     async def create(
@@ -445,7 +475,8 @@ class AssemblyDesk:
         preview: bool = True,
         callback_url: str | None = None,
     ) -> Assembly:
-        """Store a new assembly, without starting its render."""
+        """Store a new assembly, queued for a worker; it reaches the workers of a distributed queue only once
+        submitted (`start` does both)."""
         return await create_assembly(
             self.repo, self.rules, clips, name=name, preview=preview, callback_url=callback_url
         )
@@ -460,16 +491,25 @@ class AssemblyDesk:
     ) -> Assembly:
         """Store a new assembly and queue its render."""
         assembly = await self.create(clips, name=name, preview=preview, callback_url=callback_url)
-        self.runner.submit(assembly)
+        await self.queue.submit(assembly.id)
         return assembly
 
+    async def submit(self, assembly_id: str) -> None:
+        await self.queue.submit(assembly_id)
+
     async def render(self, assembly_id: str) -> Assembly:
-        """Render an assembly that is still processing, here and now; its final state."""
+        """Render an assembly that is still processing, here and now, unless another worker holds it; its state
+        afterwards (still `processing` while another worker renders it)."""
         assembly = await self.get(assembly_id)
         if assembly.status is AssemblyStatus.PROCESSING:
-            self.runner.submit(assembly)
-            await self.runner.wait(assembly.id)
+            if self.renderer is None:
+                raise RuntimeError("this process has no renderer")
+            await self.renderer.run(assembly.id)
         return await self.get(assembly_id)
+
+    async def live_workers(self, within_s: float) -> list[str]:
+        """The workers (of any process sharing the records) that said they were alive in the last `within_s`."""
+        return await self.repo.live_workers(within_s)
 
     async def get(self, assembly_id: str) -> Assembly:
         return await get_assembly(self.repo, assembly_id)
@@ -484,7 +524,7 @@ class AssemblyDesk:
         return await self.repo.count(status=status)
 
     async def cancel(self, assembly_id: str) -> Assembly:
-        cancelled = await cancel_assembly(self.repo, self.runner, self.files, assembly_id)
+        cancelled = await cancel_assembly(self.repo, self.queue, self.files, assembly_id)
         if self.on_finished is not None:
             self.on_finished(cancelled)
         return cancelled
@@ -504,11 +544,15 @@ class AssemblyDesk:
         return deleted
 
     async def resume_unfinished(self) -> list[Assembly]:
-        """Queue again the renders a previous run left unfinished, oldest first."""
+        """Start this process's workers (if any) and queue again the renders left unfinished (a stop midway), oldest
+        first. Those another worker holds stay with it; those whose worker died are taken once its lease runs
+        out."""
+        self.queue.start()
         unfinished = await unfinished_assemblies(self.repo)
         for assembly in unfinished:
-            log.info("rendering %s again: it was unfinished at the last stop", assembly.id)
-            self.runner.submit(assembly)
+            if assembly.worker is None:
+                log.info("queueing %s again: it was unfinished", assembly.id)
+            await self.queue.submit(assembly.id)
         return unfinished
 
 

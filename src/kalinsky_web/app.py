@@ -27,6 +27,7 @@ from litestar.status_codes import (
 from litestar.types import Receive, Scope, Send
 
 from kalinsky_adapters.container import Container, resolve
+from kalinsky_adapters.events import following
 from kalinsky_adapters.render_files import RenderFolders
 from kalinsky_adapters.settings import Settings
 from kalinsky_core import services
@@ -152,7 +153,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             folder.mkdir(parents=True, exist_ok=True)
         async with Lifespan(container):
             library, desk = await resolve(container.library), await resolve(container.desk)
-            async with webhooks.delivering(container, desk):  # before renders resume: none ends untold
+            async with (
+                following(await resolve(container.repo), container.events()),
+                webhooks.delivering(container, desk),  # before renders resume: none ends untold
+            ):
                 await services.start_service(library, desk, auto_reindex=settings.auto_reindex)
                 async with retention.pruning(desk, settings.keep_days):
                     yield

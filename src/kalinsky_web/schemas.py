@@ -14,7 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from kalinsky_core import model
 from kalinsky_core import qc as model_qc
 from kalinsky_core import report as model_report
-from kalinsky_core.model import AssemblyStatus, ClipInput, VideoPath
+from kalinsky_core.model import AssemblyStatus, ClipInput, Phase, VideoPath
 
 #: Upper bounds that keep one request from tying up the service.
 MAX_CLIPS = 1000
@@ -209,8 +209,12 @@ class Callback(msgspec.Struct):
 
 class Assembly(msgspec.Struct):
     """An assembly and the state of its render. `output_url` is set once it is `done`; `callback` is null
-    unless a `callback_url` was given."""
+    unless a `callback_url` was given. While it is `processing`, `phase` says whether it waits for a worker
+    (`queued`), is cut (`rendering`) or joined (`joining`), and `worker` names the process rendering it
+    (`host:pid`); both are null once it has finished. `attempts` counts the renders of it started (more than one
+    when a worker stopped or died midway and another took it over)."""
 
+    attempts: int
     callback: Callback | None
     clips: list[Clip]
     created: str
@@ -220,13 +224,16 @@ class Assembly(msgspec.Struct):
     id: str
     name: str | None
     output_url: str | None
+    phase: Phase | None
     preview: bool
     progress: float
     status: AssemblyStatus
+    worker: str | None
 
     @classmethod
     def of(cls, assembly: model.Assembly, output_url: str | None) -> Assembly:
         return cls(
+            attempts=assembly.attempts,
             callback=None if assembly.callback is None else Callback.of(assembly.callback),
             clips=[Clip.of(clip) for clip in assembly.clips],
             created=assembly.created,
@@ -236,9 +243,11 @@ class Assembly(msgspec.Struct):
             id=assembly.id,
             name=assembly.name,
             output_url=output_url if assembly.status is AssemblyStatus.DONE else None,
+            phase=assembly.phase,
             preview=assembly.preview,
             progress=assembly.progress,
             status=assembly.status,
+            worker=assembly.worker,
         )
 
 

@@ -7,7 +7,7 @@ import sys
 
 def test_core_imports_only_stdlib_and_attrs() -> None:
     code = (
-        "import sys, json; before = set(sys.modules); import kalinsky_core, kalinsky_core.runner; "
+        "import sys, json; before = set(sys.modules); import kalinsky_core, kalinsky_core.jobs; "
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)

@@ -10,8 +10,8 @@ import attrs
 from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.memory import FakeRendering, InMemoryRepo
 from kalinsky_core import services
+from kalinsky_core.jobs import LocalQueue
 from kalinsky_core.model import Assembly, AssemblyStatus, Clip
-from kalinsky_core.runner import RenderRunner
 from kalinsky_web import retention
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -47,7 +47,7 @@ async def test_only_finished_assemblies_older_than_the_limit_are_deleted() -> No
 
 async def test_pruning_passes_at_start_and_every_interval_until_the_app_stops() -> None:
     repo, fake = InMemoryRepo(), FakeRendering.create()
-    desk = services.AssemblyDesk(repo, CodecRules(), RenderRunner(lambda a: asyncio.sleep(0)), fake.files)
+    desk = services.AssemblyDesk(repo, CodecRules(), LocalQueue(), fake.files)
     first = await stored(repo, 400, AssemblyStatus.DONE)
     async with retention.pruning(desk, 1.0, interval=0.05):
         assert [a.id for a in await repo.list()] == []  # before the app serves anything
@@ -62,7 +62,7 @@ async def test_pruning_passes_at_start_and_every_interval_until_the_app_stops() 
 
 async def test_no_keep_days_keeps_everything() -> None:
     repo, fake = InMemoryRepo(), FakeRendering.create()
-    desk = services.AssemblyDesk(repo, CodecRules(), RenderRunner(lambda a: asyncio.sleep(0)), fake.files)
+    desk = services.AssemblyDesk(repo, CodecRules(), LocalQueue(), fake.files)
     kept = await stored(repo, 4000, AssemblyStatus.DONE)
     async with retention.pruning(desk, None, interval=0.01):
         await asyncio.sleep(0.05)

@@ -11,8 +11,8 @@ from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.memory import FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed, StorageUnavailable
-from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentity, MediaInfo
-from kalinsky_core.runner import RenderRunner
+from kalinsky_core.jobs import Leases, LocalWorker, Renderer
+from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentity, MediaInfo, Phase
 
 RULES = CodecRules()
 INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10,
@@ -132,44 +132,88 @@ async def test_unfinished_assemblies_are_found_oldest_first() -> None:
     assert [a.id for a in await services.unfinished_assemblies(repo)] == [one.id, three.id]
 
 
-async def test_runner_bounds_concurrency_and_keeps_order() -> None:
+async def test_a_local_worker_bounds_concurrency_and_takes_the_oldest_first() -> None:
     repo = await indexed_repo()
     running, peak, order = 0, 0, []
 
-    async def render(assembly):
+    async def render(assembly: Assembly, worker: str) -> Assembly | None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         order.append(assembly.id)
         await asyncio.sleep(0.01)
         running -= 1
+        finished = assembly.completed(1.0)
+        return finished if await repo.finish(finished, None, worker=worker) else None
 
-    runner = RenderRunner(render, max_concurrent=2)
     assemblies = [await services.create_assembly(repo, RULES, [ClipInput(1)]) for _ in range(6)]
-    for assembly in assemblies:
-        runner.submit(assembly)
-    await runner.wait_idle()
-    assert peak == 2 and order == [a.id for a in assemblies] and runner.active == []
+    worker = LocalWorker(repo, Renderer(repo, render, "here:1"), renders=2, poll=0.01)
+    worker.start()
+    await asyncio.sleep(0.05)
+    await worker.wait_idle()
+    await worker.aclose()
+    assert peak == 2 and order == [a.id for a in assemblies] and worker.active == []
+    assert {a.status for a in await repo.list()} == {AssemblyStatus.DONE}
+    assert [a.attempts for a in await repo.list()] == [1] * 6
 
 
-async def test_runner_close_cancels_renders() -> None:
+async def test_closing_a_local_worker_hands_its_renders_back() -> None:
     started = asyncio.Event()
     cancelled = []
 
-    async def render(assembly):
+    async def render(assembly: Assembly, worker: str) -> Assembly | None:
         started.set()
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
             cancelled.append(assembly.id)
             raise
+        return None
 
     repo = await indexed_repo()
-    runner = RenderRunner(render)
-    runner.submit(await services.create_assembly(repo, RULES, [ClipInput(1)]))
+    await services.create_assembly(repo, RULES, [ClipInput(1)])
+    worker = LocalWorker(repo, Renderer(repo, render, "here:1"), renders=1, poll=0.01)
+    worker.start()
     await started.wait()
-    await runner.aclose()
-    assert cancelled == ["asm_001"] and runner.active == []
+    assert (await repo.get("asm_001")).worker == "here:1"
+    await worker.aclose()
+    handed_back = await repo.get("asm_001")
+    assert cancelled == ["asm_001"] and worker.active == []
+    assert (handed_back.status, handed_back.phase, handed_back.worker) == (
+        AssemblyStatus.PROCESSING, Phase.QUEUED, None)
+    assert await repo.claimable() == ["asm_001"] and await repo.live_workers(60) == []
+
+
+async def test_a_render_whose_owner_died_is_taken_over_once_its_lease_runs_out() -> None:
+    now = [1000.0]
+    repo = InMemoryRepo(clock=lambda: now[0])
+    await services.reindex(FakeProber(FOLDER), repo)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1)])
+    leases = Leases(seconds=20, beat=0.01)
+    assert await repo.claim(assembly.id, "dead:1", leases.seconds) is not None  # then its process was killed
+    fake = FakeRendering.create()
+    assert await fake.renderer(repo, "alive:2", leases).run(assembly.id) is None  # the lease is still live
+    now[0] += 21
+    done = await fake.renderer(repo, "alive:2", leases).run(assembly.id)
+    assert (done.status, done.attempts, done.worker, done.phase) == (AssemblyStatus.DONE, 2, None, None)
+    assert not await repo.finish(assembly.failed("late"), None, worker="dead:1")  # the dead owner cannot end it
+
+
+async def test_a_cancel_stops_the_owner_at_its_next_renewal() -> None:
+    repo = await indexed_repo()
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1)])
+    rendering = asyncio.Event()
+
+    async def render(claimed: Assembly, worker: str) -> Assembly | None:
+        rendering.set()
+        await asyncio.sleep(60)
+        return None
+
+    run = asyncio.ensure_future(Renderer(repo, render, "far:1", Leases(beat=0.01)).run(assembly.id))
+    await rendering.wait()
+    await repo.save_state((await repo.get(assembly.id)).cancelled())  # another process cancels it
+    stopped = await asyncio.wait_for(run, 1)
+    assert stopped.status is AssemblyStatus.CANCELLED and stopped.worker is None
 
 
 async def test_a_render_ending_after_its_cancel_does_not_revive_it() -> None:

@@ -12,8 +12,8 @@ from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.memory import AsyncioIndexLock, FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.errors import AssemblyFinished, InvalidClip, SourceNotFound
-from kalinsky_core.model import AssemblyStatus, ClipInput, MediaInfo, Source
-from kalinsky_core.runner import RenderRunner
+from kalinsky_core.jobs import LocalQueue, LocalWorker, Renderer
+from kalinsky_core.model import AssemblyStatus, ClipInput, MediaInfo, Phase, Source
 
 INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10)
 
@@ -72,20 +72,24 @@ async def test_the_desk_starts_renders_and_cancels_them() -> None:
     await library(repo).reindex()
     fake = FakeRendering.create()
     gate = asyncio.Event()
+    renderer = fake.renderer(repo)
 
-    async def render(assembly):
+    async def render(assembly, worker):
         await gate.wait()
-        return await services.render_assembly(assembly, repo, fake.rendering)
+        return await services.render_owned(assembly, repo, fake.rendering, worker)
 
-    runner = RenderRunner(render)
-    desk = services.AssemblyDesk(repo, CodecRules(), runner, fake.files)
+    worker = LocalWorker(repo, Renderer(repo, render, "here:1"), renders=2, poll=0.01)
+    desk = services.AssemblyDesk(repo, CodecRules(), LocalQueue(worker), fake.files, renderer)
+    await desk.resume_unfinished()  # starts the worker
     first = await desk.start([ClipInput(1, 0, 1)], name="one")
     second = await desk.start([ClipInput("b.mov")], preview=False)
-    assert runner.active == [first.id, second.id]
+    await asyncio.sleep(0.05)
+    assert worker.active == [first.id, second.id]
     cancelled = await desk.cancel(second.id)
-    assert cancelled.status is AssemblyStatus.CANCELLED and fake.discarded == [second.id]
+    assert cancelled.status is AssemblyStatus.CANCELLED and fake.discarded[-1] == second.id
+    assert worker.active == [first.id]
     gate.set()
-    await runner.wait(first.id)
+    await worker.wait(first.id)
     assert (await desk.get(first.id)).status is AssemblyStatus.DONE
     with pytest.raises(AssemblyFinished, match="Assembly asm_001 is already done"):
         await desk.cancel(first.id)
@@ -93,19 +97,23 @@ async def test_the_desk_starts_renders_and_cancels_them() -> None:
     with pytest.raises(InvalidClip) as bad:
         await desk.create([ClipInput(1), ClipInput(1, start=3, end=2)])
     assert (bad.value.message, bad.value.clip) == ("start >= end for clip 2", 2)
+    await worker.aclose()
 
 
 async def test_the_desk_renders_here_and_now() -> None:
     repo = InMemoryRepo()
     await library(repo).reindex()
     fake = FakeRendering.create()
-    runner = RenderRunner(lambda assembly: services.render_assembly(assembly, repo, fake.rendering))
-    desk = services.AssemblyDesk(repo, CodecRules(), runner, fake.files)
+    desk = services.AssemblyDesk(repo, CodecRules(), LocalQueue(), fake.files, fake.renderer(repo))
     created = await desk.create([ClipInput(1, 0, 1)])
-    assert runner.active == []  # created, not started
+    assert (created.phase, created.worker, created.attempts) == (Phase.QUEUED, None, 0)
     done = await desk.render(created.id)
-    assert done.status is AssemblyStatus.DONE and fake.joined == [created.id]
+    assert done.status is AssemblyStatus.DONE and fake.joined == [created.id] and done.attempts == 1
     assert await desk.render(created.id) == done  # a finished one is not rendered again
+    held = await desk.create([ClipInput(1, 0, 1)])
+    await repo.claim(held.id, "elsewhere:9", 60)
+    assert (await desk.render(held.id)).worker == "elsewhere:9"  # another worker holds it: left to it
+    assert fake.joined == [created.id]
 
 
 async def test_starting_the_service_indexes_and_resumes_what_was_unfinished() -> None:
@@ -115,15 +123,17 @@ async def test_starting_the_service_indexes_and_resumes_what_was_unfinished() ->
     fake = FakeRendering.create()
     rendered: list[str] = []
 
-    async def render(assembly):
+    async def render(assembly, worker):
         rendered.append(assembly.id)
-        return await services.render_assembly(assembly, repo, fake.rendering)
+        return await services.render_owned(assembly, repo, fake.rendering, worker)
 
-    runner = RenderRunner(render)
-    desk = services.AssemblyDesk(repo, CodecRules(), runner, fake.files)
+    worker = LocalWorker(repo, Renderer(repo, render, "here:1"), renders=1, poll=0.01)
+    desk = services.AssemblyDesk(repo, CodecRules(), LocalQueue(worker), fake.files)
     left = [await desk.create([ClipInput(1)]) for _ in range(2)]
     await services.start_service(sources, desk, auto_reindex=False)
-    await runner.wait_idle()
+    await asyncio.sleep(0.05)
+    await worker.wait_idle()
+    await worker.aclose()
     assert rendered == [a.id for a in left] and derived.calls == [("background", ("a.mp4", "b.mov"))]
     await services.start_service(library(repo, derived, files={"c.mp4": INFO}), desk, auto_reindex=True)
     assert [s.filename for s in await sources.sources()] == ["c.mp4"]

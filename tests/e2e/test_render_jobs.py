@@ -1,0 +1,238 @@
+"""Render jobs with owners, with real processes sharing one database: an API that renders nothing, `kalinsky worker`s,
+kill -9 of the process holding a render, a cancel that reaches another process, and `kalinsky assemble` beside a
+server. Every render is checked frame by frame."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from media import frame_indices
+from server import KALINSKY, Server, http_json, wait_for_assembly
+
+#: 23 clips of a.mp4 (120 frames, keyframe every 30): some seconds of clean rendering here.
+CLIPS = [{"source": "a.mp4", "start": 0.5, "end": 3.5}] * 3 + [{"source": "a.mp4"}] * 20
+FRAMES = list(range(15, 105)) * 3 + list(range(120)) * 20
+
+
+class Worker:
+    """A `kalinsky worker` process in `workdir` (its own process group, so kill -9 takes its ffmpegs too)."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, *args: str) -> None:
+        self.log_path = workdir / f"worker-{time.monotonic_ns()}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [KALINSKY, "worker", *args], cwd=workdir, env={**os.environ, **(env or {})},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.name = f"{socket.gethostname()}:{self.process.pid}"
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 20) -> float:
+        started = time.monotonic()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        return time.monotonic() - started
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def workers(workdir: Path, count: int, env: dict[str, str] | None = None) -> Iterator[list[Worker]]:
+    started = [Worker(workdir, env) for _ in range(count)]
+    try:
+        yield started
+    finally:
+        for worker in started:
+            if worker.process.poll() is None:
+                worker.kill()
+
+
+def create(base: str, clips: list[dict] = CLIPS) -> dict:
+    status, created = http_json("POST", f"{base}/api/v1/assemblies", {"preview": False, "clips": clips})
+    assert status == 202, created
+    return created
+
+
+def until(condition, timeout: float = 60, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)
+
+
+def assembly(base: str, assembly_id: str) -> dict:
+    return http_json("GET", f"{base}/api/v1/assemblies/{assembly_id}")[1]
+
+
+def ffmpegs_of(pid: int) -> list[int]:
+    """The ffmpeg processes in the process group of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if "(ffmpeg)" in stat and int(stat.rsplit(")", 1)[1].split()[2]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def test_an_api_without_workers_queues_and_a_worker_process_renders(tmp_path: Path, sources_dir: Path) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+    try:
+        created = create(server.url)
+        assert (created["phase"], created["worker"], created["attempts"]) == ("queued", None, 0)
+        time.sleep(3)  # more than a look of any worker: nobody renders it
+        queued = assembly(server.url, created["id"])
+        assert (queued["status"], queued["phase"], queued["progress"], queued["worker"]) == (
+            "processing", "queued", 0, None)
+        with workers(tmp_path, 1) as [worker]:
+            rendering = until(lambda: (a := assembly(server.url, created["id"]))["worker"] and a)
+            assert rendering["worker"] == worker.name and rendering["phase"] in {"rendering", "joining"}
+            done = wait_for_assembly(server.url, created["id"])
+            assert (done["status"], done["attempts"], done["worker"], done["phase"]) == ("done", 1, None, None)
+            assert frame_indices(tmp_path / "output" / created["id"] / "result.mp4") == FRAMES
+            assert worker.stop() < 10
+    finally:
+        server.stop()
+
+
+def test_two_workers_render_six_assemblies_and_one_killed_midway_is_taken_over(
+    tmp_path: Path, sources_dir: Path
+) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+    try:
+        with workers(tmp_path, 2) as pair:
+            ids = [create(server.url)["id"] for _ in range(6)]
+            held = until(lambda: next(
+                (a for a in map(lambda i: assembly(server.url, i), ids) if a["worker"] == pair[0].name
+                 and a["progress"] > 0), None))
+            pair[0].kill()  # with its ffmpegs, mid-render
+            killed_at = time.monotonic()
+            taken = until(lambda: (a := assembly(server.url, held["id"]))["worker"] == pair[1].name and a, timeout=60)
+            assert time.monotonic() - killed_at < 60 and taken["attempts"] == 2
+            for assembly_id in ids:
+                done = wait_for_assembly(server.url, assembly_id, timeout=180)
+                assert done["status"] == "done", done["error"]
+                assert frame_indices(tmp_path / "output" / assembly_id / "result.mp4") == FRAMES, assembly_id
+    finally:
+        server.stop()
+
+
+def test_a_cancel_reaches_the_worker_process_that_renders(tmp_path: Path, sources_dir: Path) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+    try:
+        with workers(tmp_path, 1) as [worker]:
+            created = create(server.url, CLIPS * 3)
+            until(lambda: assembly(server.url, created["id"])["progress"] > 0 and ffmpegs_of(worker.process.pid))
+            status, cancelled = http_json("POST", f"{server.url}/api/v1/assemblies/{created['id']}/cancel")
+            asked = time.monotonic()
+            assert (status, cancelled["status"]) == (200, "cancelled")
+            until(lambda: not ffmpegs_of(worker.process.pid), timeout=5)
+            until(lambda: not (tmp_path / "output" / created["id"]).exists(), timeout=5)
+            assert time.monotonic() - asked < 5
+            time.sleep(2.5)  # the worker's next renewals change nothing
+            after = assembly(server.url, created["id"])
+            assert (after["status"], after["worker"], after["phase"]) == ("cancelled", None, None)
+            assert not (tmp_path / "output" / created["id"]).exists()
+            assert worker.process.poll() is None  # it goes on serving other jobs
+    finally:
+        server.stop()
+
+
+def cli(workdir: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([KALINSKY, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def first_line(process: subprocess.Popen[bytes]) -> str:
+    assert process.stdout is not None
+    return process.stdout.readline().decode().strip()
+
+
+def record(workdir: Path, assembly_id: str) -> dict:
+    shown = subprocess.run([KALINSKY, "show", assembly_id, "--json"], cwd=workdir, capture_output=True, check=True)
+    return json.loads(shown.stdout)
+
+
+def test_a_cli_render_and_a_server_started_meanwhile_render_the_assembly_once(
+    tmp_path: Path, sources_dir: Path
+) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"preview": False, "clips": CLIPS * 2}))
+    subprocess.run([KALINSKY, "reindex"], cwd=tmp_path, check=True, capture_output=True)
+    process = cli(tmp_path, "assemble", str(spec), "--wait")  # no server or worker: it renders here
+    assembly_id = first_line(process)
+    until(lambda: record(tmp_path, assembly_id)["progress"] > 0, every=0.2)
+    assert record(tmp_path, assembly_id)["worker"] == f"{socket.gethostname()}:{process.pid}"
+    server = Server(tmp_path)  # resumes what is unfinished, but this one has a live owner
+    try:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        assert out.decode().strip() == str((tmp_path / "output" / assembly_id / "result.mp4").resolve())
+        done = assembly(server.url, assembly_id)
+        assert (done["status"], done["attempts"]) == ("done", 1)
+        assert frame_indices(tmp_path / "output" / assembly_id / "result.mp4") == FRAMES * 2
+        assert f"renders {assembly_id}" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_a_killed_cli_render_is_taken_over_by_the_server(tmp_path: Path, sources_dir: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"preview": False, "clips": CLIPS}))
+    subprocess.run([KALINSKY, "reindex"], cwd=tmp_path, check=True, capture_output=True)
+    process = cli(tmp_path, "assemble", str(spec), "--wait")
+    assembly_id = first_line(process)
+    until(lambda: record(tmp_path, assembly_id)["progress"] > 0, every=0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    left = record(tmp_path, assembly_id)
+    assert (left["status"], left["attempts"]) == ("processing", 1) and left["worker"]
+    server = Server(tmp_path)
+    try:
+        started = time.monotonic()
+        done = wait_for_assembly(server.url, assembly_id, timeout=90)
+        assert (done["status"], done["attempts"]) == ("done", 2), done["error"]
+        assert time.monotonic() - started < 60
+        assert frame_indices(tmp_path / "output" / assembly_id / "result.mp4") == FRAMES
+    finally:
+        server.stop()
+
+
+def test_a_stopped_worker_hands_its_renders_back_at_once(tmp_path: Path, sources_dir: Path) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+    try:
+        with workers(tmp_path, 1) as [first]:
+            created = create(server.url, CLIPS * 2)
+            until(lambda: assembly(server.url, created["id"])["progress"] > 0)
+            assert first.stop() < 10
+            handed = assembly(server.url, created["id"])
+            assert (handed["status"], handed["phase"], handed["worker"], handed["progress"]) == (
+                "processing", "queued", None, 0)
+        with workers(tmp_path, 1) as [second]:
+            done = wait_for_assembly(server.url, created["id"])
+            assert (done["status"], done["attempts"]) == ("done", 2)
+            assert frame_indices(tmp_path / "output" / created["id"] / "result.mp4") == FRAMES * 2
+            second.stop()
+    finally:
+        server.stop()
