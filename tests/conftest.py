@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from media import make_video
+from postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,20 @@ def sources_dir(tmp_path: Path, media_library: Path) -> Path:
     folder = tmp_path / "sources"
     shutil.copytree(media_library, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (started on first use, stopped at the end)."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database of the session's PostgreSQL, dropped after the test."""
+    with postgres_server.database() as url:
+        yield url

@@ -27,7 +27,7 @@ from kalinsky_adapters.segment_cache import SegmentCache
 from kalinsky_adapters.settings import Settings
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import SourceFolder
-from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.store.repo import SqlRepo
 from kalinsky_adapters.telemetry import Metrics
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_adapters.timeline import FfmpegTimeline
@@ -38,8 +38,9 @@ from kalinsky_core.ports import AssemblyRepo, RenderQueue
 
 
 async def open_repo(settings: Settings, events: EventHub) -> AsyncIterator[AssemblyRepo]:
-    """The SQLite repository; what it stores is also published on `events`."""
-    repo = await SqliteRepo(settings.db_path).open()
+    """The SQL repository (the SQLite file, or KALINSKY_DATABASE_URL's database), its schema brought up to date;
+    what it stores is also published on `events`."""
+    repo = await SqlRepo(settings.sqlalchemy_url()).open()
     try:
         yield ObservedRepo(repo, events)
     finally:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import attrs
 
+from kalinsky_adapters.store.urls import normalise, sqlite_url
+
 PREFIX = "KALINSKY_"
 #: The segment cache's default bound, unless a tenth of the disk is less.
 DEFAULT_CACHE_BYTES = 5 * 1000**3
@@ -35,6 +37,8 @@ class Settings:
     output_dir: Path = Path("output")
     data_dir: Path = Path("data")
     db_path: Path = Path("data/kalinsky.db")
+    #: Where the records live, if not in the SQLite file at `db_path`: a `postgresql://` (or `sqlite:///`) URL.
+    database_url: str | None = None
     ffmpeg_bin: str | None = None
     ffprobe_bin: str | None = None
     audio_fade_ms: int = 50
@@ -45,6 +49,16 @@ class Settings:
     preview_height: int = 720
     preview_proxies: bool = True
     cache_size: int | None = None  # bytes of segment cache; None: 5 GB or a tenth of the data disk, the smaller
+
+    def sqlalchemy_url(self) -> str:
+        """The records' database as a SQLAlchemy URL: `database_url` in its async driver's dialect, or else the
+        SQLite file at `db_path`."""
+        if self.database_url is None:
+            return sqlite_url(self.db_path)
+        try:
+            return normalise(self.database_url)
+        except ValueError as error:
+            raise ConfigError(f"{PREFIX}DATABASE_URL {error}") from error
 
     def cache_bytes(self) -> int:
         """The segment cache's bound in bytes (0: no cache)."""
@@ -69,8 +83,13 @@ class Settings:
     queue_url: str | None = None
 
     def job_queue_url(self) -> str | None:
-        """The job queue's URL, if renders go through one."""
-        return self.queue_url
+        """The job queue's URL, if renders go through one: `queue_url`, else the database's when it is
+        PostgreSQL."""
+        if self.queue_url is not None:
+            return self.queue_url
+        if self.database_url is not None and re.match(r"postgres", self.database_url):
+            return self.database_url
+        return None
 
     def render_slots(self) -> int:
         """How many renders this process runs at once when it renders (0: it renders none)."""
@@ -175,12 +194,22 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name} must be a postgresql:// URL, got {value!r}")
             return value
 
+        def database_url(name: str) -> str | None:
+            value = raw(name)
+            if value is not None:
+                try:
+                    normalise(value)
+                except ValueError as error:
+                    raise ConfigError(f"{PREFIX}{name} {error}") from error
+            return value
+
         data_dir = Path(raw("DATA_DIR") or "data")
         return cls(
             sources_dir=Path(raw("SOURCES_DIR") or "sources"),
             output_dir=Path(raw("OUTPUT_DIR") or "output"),
             data_dir=data_dir,
             db_path=Path(raw("DB_PATH") or data_dir / "kalinsky.db"),
+            database_url=database_url("DATABASE_URL"),
             ffmpeg_bin=executable("FFMPEG_BIN"),
             ffprobe_bin=executable("FFPROBE_BIN"),
             audio_fade_ms=integer("AUDIO_FADE_MS", 50, 0),

@@ -35,15 +35,21 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 
 @main.command("init-db")
-def init_db() -> None:
-    """Create the SQLite schema (for deployment entrypoints)."""
-    import asyncio
+@click.argument("database", required=False)
+def init_db(database: str | None) -> None:
+    """Create the database schema, or upgrade it to the latest revision (for deployment entrypoints).
 
-    from kalinsky_adapters.sqlite import init_db as create_schema
+    DATABASE is a database URL or a SQLite file's path; by default KALINSKY_DATABASE_URL, or else the SQLite file
+    at KALINSKY_DB_PATH."""
+    from kalinsky_adapters.store.repo import upgrade_schema
+    from kalinsky_adapters.store.urls import shown, target
 
-    settings = session.settings()
-    asyncio.run(create_schema(settings.db_path))
-    click.echo(f"schema ready in {settings.db_path}")
+    try:
+        url = session.settings().sqlalchemy_url() if database is None else target(database)
+    except ValueError as error:
+        raise click.ClickException(f"DATABASE {error}") from error
+    session.run(upgrade_schema(url))
+    click.echo(f"schema ready in {shown(url)}")
 
 
 main.add_command(library.reindex)

@@ -1,4 +1,5 @@
-"""The real server under stress and crashes: concurrent requests, kill -9 mid-render, stop while rendering."""
+"""The real server under stress and crashes: concurrent requests, kill -9 mid-render, stop while rendering; those
+on the SQLite file and on PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -6,8 +7,22 @@ import concurrent.futures
 import time
 from pathlib import Path
 
+import pytest
 from media import frame_indices
 from server import Server, http_json, wait_for_assembly
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server's environment for its records: the default SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"KALINSKY_DATABASE_URL": request.getfixturevalue("postgres_url")}
+
+
+def stored_where_asked(workdir: Path, database: dict[str, str]) -> None:
+    """The records went to the database the server was given, and only there."""
+    assert (workdir / "data" / "kalinsky.db").exists() is not bool(database)
+
 
 LONG = {"preview": True, "clips": [{"source": "a.mp4"}] * 40}  # some seconds of rendering here
 
@@ -19,8 +34,10 @@ def wait_progress(base: str, assembly_id: str, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_a_crash_mid_render_is_rendered_again_from_scratch(tmp_path: Path, sources_dir: Path) -> None:
-    server = Server(tmp_path)
+def test_a_crash_mid_render_is_rendered_again_from_scratch(
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
+) -> None:
+    server = Server(tmp_path, env=database)
     try:
         clips = [{"source": "a.mp4", "start": 0.5, "end": 3.5}] * 3 + [{"source": "a.mp4"}] * 20
         _, created = http_json("POST", f"{server.url}/api/v1/assemblies", {"preview": False, "clips": clips})
@@ -29,7 +46,7 @@ def test_a_crash_mid_render_is_rendered_again_from_scratch(tmp_path: Path, sourc
         server.kill()  # the server and its ffmpegs, mid-render
     assert (tmp_path / "output" / created["id"] / "segments").is_dir()  # partial files were left
 
-    server = Server(tmp_path)
+    server = Server(tmp_path, env=database)
     try:
         done = wait_for_assembly(server.url, created["id"])
         assert done["status"] == "done", done["error"]
@@ -38,14 +55,15 @@ def test_a_crash_mid_render_is_rendered_again_from_scratch(tmp_path: Path, sourc
         assert not (tmp_path / "output" / created["id"] / "segments").exists()
         _, second = http_json("POST", f"{server.url}/api/v1/assemblies", {"clips": [{"source": 1}]})
         assert second["id"] != created["id"]
+        stored_where_asked(tmp_path, database)
     finally:
         server.stop()
 
 
 def test_a_hundred_concurrent_posts_are_all_accepted_while_the_api_stays_responsive(
-    tmp_path: Path, sources_dir: Path
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
 ) -> None:
-    server = Server(tmp_path)
+    server = Server(tmp_path, env=database)
     try:
         def post(_: int) -> tuple[int, str, float]:
             started = time.monotonic()
@@ -73,12 +91,13 @@ def test_a_hundred_concurrent_posts_are_all_accepted_while_the_api_stays_respons
     finally:
         if server.process.poll() is None:
             server.kill()
-    server = Server(tmp_path, env={"KALINSKY_AUTO_REINDEX": "false"})
+    server = Server(tmp_path, env={**database, "KALINSKY_AUTO_REINDEX": "false"})
     try:
         _, listed = http_json("GET", f"{server.url}/api/v1/assemblies")
         assert len(listed) == 100 and {a["status"] for a in listed} <= {"processing", "done"}
         for assembly in listed:  # no need to render them all again here
             http_json("POST", f"{server.url}/api/v1/assemblies/{assembly['id']}/cancel")
+        stored_where_asked(tmp_path, database)
     finally:
         server.stop()
 

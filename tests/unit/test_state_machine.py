@@ -1,6 +1,6 @@
 """A stateful property test of the use cases: reindex, create (valid and invalid), render, interrupted renders and
 restarts in any order, with the invariants checked after every step. The same machine drives the in-memory
-repo and a real SQLite file, so both adapters of the AssemblyRepo port behave alike."""
+repo, a real SQLite file and a real PostgreSQL database, so the adapters of the AssemblyRepo port behave alike."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from postgres import PostgresServer
 
 from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.memory import FakeCutter, FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.store.repo import SqlRepo
 from kalinsky_core import (
     Assembly,
     AssemblyNotFound,
@@ -320,14 +322,41 @@ class SqliteMachine(AssemblyMachine):
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class PostgresMachine(AssemblyMachine):
+    """Each run on a fresh database of the session's PostgreSQL server (`server`, set by the test)."""
+
+    server: PostgresServer
+
+    async def open_repo(self) -> AssemblyRepo:
+        self.database = self.server.create_database()
+        return await SqlRepo(self.server.url(self.database)).open()
+
+    async def reopen_repo(self) -> AssemblyRepo:
+        return await SqlRepo(self.server.url(self.database)).open()
+
+    async def close_repo(self) -> None:
+        await self.repo.close()
+
+    def teardown(self) -> None:
+        super().teardown()
+        self.server.drop_database(self.database)
+
+
 MACHINE_SETTINGS = settings(
     max_examples=40,
     stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+#: Fewer runs on PostgreSQL: the same machine, with a database made and dropped for each run.
+EXAMPLES = {PostgresMachine: 15}
 
 
-@pytest.mark.parametrize("machine", [InMemoryMachine, SqliteMachine], ids=["memory", "sqlite"])
-def test_use_cases_keep_their_invariants(machine: type[AssemblyMachine]) -> None:
-    run_state_machine_as_test(machine, settings=MACHINE_SETTINGS)
+@pytest.mark.parametrize(
+    "machine", [InMemoryMachine, SqliteMachine, PostgresMachine], ids=["memory", "sqlite", "postgres"]
+)
+def test_use_cases_keep_their_invariants(machine: type[AssemblyMachine], request: pytest.FixtureRequest) -> None:
+    if machine is PostgresMachine:
+        PostgresMachine.server = request.getfixturevalue("postgres_server")
+    examples = EXAMPLES.get(machine, MACHINE_SETTINGS.max_examples)
+    run_state_machine_as_test(machine, settings=settings(MACHINE_SETTINGS, max_examples=examples))

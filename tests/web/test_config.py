@@ -80,3 +80,20 @@ def test_serve_refuses_to_start_with_a_bad_value(tmp_path: Path) -> None:
                             env={"PATH": "/usr/bin:/bin", "KALINSKY_MAX_RENDERS": "many"}, timeout=60)
     assert result.returncode != 0
     assert "KALINSKY_MAX_RENDERS must be a whole number >= 1, got 'many'" in result.stderr
+
+
+def test_the_records_are_in_the_sqlite_file_unless_a_database_url_is_given(tmp_path: Path) -> None:
+    default = Settings.from_env({"KALINSKY_DB_PATH": str(tmp_path / "k.db")})
+    assert default.database_url is None
+    assert default.sqlalchemy_url() == f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    for given in ("postgresql://kal:secret@db:5432/kalinsky", "postgres://kal:secret@db:5432/kalinsky",
+                  "postgresql+psycopg://kal:secret@db:5432/kalinsky"):
+        settings = Settings.from_env({"KALINSKY_DATABASE_URL": given})
+        assert settings.database_url == given
+        assert settings.sqlalchemy_url() == "postgresql+psycopg://kal:secret@db:5432/kalinsky"
+
+
+@pytest.mark.parametrize("value", ["mysql://kal@db/kalinsky", "db:5432/kalinsky", "postgresql://kal@db"])
+def test_a_database_url_of_no_known_kind_names_its_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="KALINSKY_DATABASE_URL"):
+        Settings.from_env({"KALINSKY_DATABASE_URL": value})

@@ -16,23 +16,24 @@ from media import frame_indices
 from webapp import settings_for, wait_done
 
 from kalinsky_adapters.container import resolve
-from kalinsky_adapters.sqlite import SqliteRepo
+from kalinsky_adapters.store.repo import SqlRepo
 from kalinsky_web.app import create_app
 
 
-def app_repo(client: TestClient) -> SqliteRepo:
+def app_repo(client: TestClient) -> SqlRepo:
     repo = client.blocking_portal.call(resolve, client.app.state.container.repo).inner  # under the events
-    assert isinstance(repo, SqliteRepo)
+    assert isinstance(repo, SqlRepo) and repo.sqlite
     return repo
 
 
 def on_app_connection(client: TestClient, sql: str) -> Any:
-    """Run a statement on the app's own database connection (PRAGMAs such as max_page_count are per connection)."""
+    """Run a statement on the app's own database connection (PRAGMAs such as max_page_count are per connection:
+    on SQLite the repository keeps one)."""
     repo = app_repo(client)
 
     async def run() -> Any:
-        async with repo.db.execute(sql) as cursor:
-            return await cursor.fetchone()
+        async with repo.engine.connect() as connection:
+            return (await connection.exec_driver_sql(sql)).fetchone()
 
     return client.blocking_portal.call(run)
 
