@@ -14,8 +14,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from media import frame_indices
 from server import KALINSKY, Server, http_json, wait_for_assembly
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The processes' environment for their records: the SQLite file (the records are the queue), or PostgreSQL
+    (records and SAQ's job queue in it)."""
+    if request.param == "sqlite":
+        return {}
+    return {"KALINSKY_DATABASE_URL": request.getfixturevalue("postgres_url")}
+
 
 #: 23 clips of a.mp4 (120 frames, keyframe every 30): some seconds of clean rendering here.
 CLIPS = [{"source": "a.mp4", "start": 0.5, "end": 3.5}] * 3 + [{"source": "a.mp4"}] * 20
@@ -96,8 +107,10 @@ def ffmpegs_of(pid: int) -> list[int]:
     return found
 
 
-def test_an_api_without_workers_queues_and_a_worker_process_renders(tmp_path: Path, sources_dir: Path) -> None:
-    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+def test_an_api_without_workers_queues_and_a_worker_process_renders(
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
+) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0", **database})
     try:
         created = create(server.url)
         assert (created["phase"], created["worker"], created["attempts"]) == ("queued", None, 0)
@@ -105,7 +118,7 @@ def test_an_api_without_workers_queues_and_a_worker_process_renders(tmp_path: Pa
         queued = assembly(server.url, created["id"])
         assert (queued["status"], queued["phase"], queued["progress"], queued["worker"]) == (
             "processing", "queued", 0, None)
-        with workers(tmp_path, 1) as [worker]:
+        with workers(tmp_path, 1, database) as [worker]:
             rendering = until(lambda: (a := assembly(server.url, created["id"]))["worker"] and a)
             assert rendering["worker"] == worker.name and rendering["phase"] in {"rendering", "joining"}
             done = wait_for_assembly(server.url, created["id"])
@@ -117,11 +130,11 @@ def test_an_api_without_workers_queues_and_a_worker_process_renders(tmp_path: Pa
 
 
 def test_two_workers_render_six_assemblies_and_one_killed_midway_is_taken_over(
-    tmp_path: Path, sources_dir: Path
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
 ) -> None:
-    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0", **database})
     try:
-        with workers(tmp_path, 2) as pair:
+        with workers(tmp_path, 2, database) as pair:
             ids = [create(server.url)["id"] for _ in range(6)]
             held = until(lambda: next(
                 (a for a in map(lambda i: assembly(server.url, i), ids) if a["worker"] == pair[0].name
@@ -138,10 +151,12 @@ def test_two_workers_render_six_assemblies_and_one_killed_midway_is_taken_over(
         server.stop()
 
 
-def test_a_cancel_reaches_the_worker_process_that_renders(tmp_path: Path, sources_dir: Path) -> None:
-    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+def test_a_cancel_reaches_the_worker_process_that_renders(
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
+) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0", **database})
     try:
-        with workers(tmp_path, 1) as [worker]:
+        with workers(tmp_path, 1, database) as [worker]:
             created = create(server.url, CLIPS * 3)
             until(lambda: assembly(server.url, created["id"])["progress"] > 0 and ffmpegs_of(worker.process.pid))
             status, cancelled = http_json("POST", f"{server.url}/api/v1/assemblies/{created['id']}/cancel")
@@ -219,17 +234,19 @@ def test_a_killed_cli_render_is_taken_over_by_the_server(tmp_path: Path, sources
         server.stop()
 
 
-def test_a_stopped_worker_hands_its_renders_back_at_once(tmp_path: Path, sources_dir: Path) -> None:
-    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0"})
+def test_a_stopped_worker_hands_its_renders_back_at_once(
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
+) -> None:
+    server = Server(tmp_path, env={"KALINSKY_WORKERS": "0", **database})
     try:
-        with workers(tmp_path, 1) as [first]:
+        with workers(tmp_path, 1, database) as [first]:
             created = create(server.url, CLIPS * 2)
             until(lambda: assembly(server.url, created["id"])["progress"] > 0)
             assert first.stop() < 10
             handed = assembly(server.url, created["id"])
             assert (handed["status"], handed["phase"], handed["worker"], handed["progress"]) == (
                 "processing", "queued", None, 0)
-        with workers(tmp_path, 1) as [second]:
+        with workers(tmp_path, 1, database) as [second]:
             done = wait_for_assembly(server.url, created["id"])
             assert (done["status"], done["attempts"]) == ("done", 2)
             assert frame_indices(tmp_path / "output" / created["id"] / "result.mp4") == FRAMES * 2
