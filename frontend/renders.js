@@ -40,6 +40,17 @@ export function metaText(assembly) {
   return parts.join(" · ");
 }
 
+const PHASE_LABEL = { queued: "Waiting for a worker", rendering: "Cutting", joining: "Joining" };
+
+/** Where a render in progress is: "Waiting for a worker", "Cutting on host:42 · attempt 2"; "" once finished. */
+export function phaseText(assembly) {
+  if (assembly.status !== "processing" || !assembly.phase) return "";
+  const parts = [PHASE_LABEL[assembly.phase] ?? assembly.phase];
+  if (assembly.worker && assembly.phase !== "queued") parts[0] += ` on ${assembly.worker}`;
+  if ((assembly.attempts ?? 0) > 1) parts.push(`attempt ${assembly.attempts}`);
+  return parts.join(" · ");
+}
+
 const sequence = (assembly) => Number(/(\d+)$/.exec(assembly.id)?.[1] ?? 0);
 
 /** The newest page and the renders in progress as one list, newest first, each assembly once. */
@@ -220,6 +231,7 @@ function progressBody(assembly) {
       h("span", { class: "bar-fill", style: `width: ${percent}%` }),
     ),
     h("span", { class: "progress-label tabular" }, progressLabel(assembly.progress, assembly.eta_seconds)),
+    h("span", { class: "progress-phase muted small" }, phaseText(assembly)),
     h(
       "button",
       {
@@ -327,6 +339,7 @@ function updateCard(entry, assembly, position) {
       bar.setAttribute("aria-valuenow", String(percent));
       bar.querySelector(".bar-fill").style.width = `${percent}%`;
       body.querySelector(".progress-label").textContent = progressLabel(assembly.progress, assembly.eta_seconds);
+      body.querySelector(".progress-phase").textContent = phaseText(assembly);
     }
   } else if (change === "result") {
     body.replaceChildren(resultBody(assembly, position));

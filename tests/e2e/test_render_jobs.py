@@ -118,8 +118,12 @@ def test_an_api_without_workers_queues_and_a_worker_process_renders(
         queued = assembly(server.url, created["id"])
         assert (queued["status"], queued["phase"], queued["progress"], queued["worker"]) == (
             "processing", "queued", 0, None)
+        check = [KALINSKY, "worker", "--check"]
+        env = {**os.environ, **database}
+        assert subprocess.run(check, cwd=tmp_path, env=env, capture_output=True).returncode == 1  # no worker alive
         with workers(tmp_path, 1, database) as [worker]:
             rendering = until(lambda: (a := assembly(server.url, created["id"]))["worker"] and a)
+            assert subprocess.run(check, cwd=tmp_path, env=env, capture_output=True).returncode == 0
             assert rendering["worker"] == worker.name and rendering["phase"] in {"rendering", "joining"}
             done = wait_for_assembly(server.url, created["id"])
             assert (done["status"], done["attempts"], done["worker"], done["phase"]) == ("done", 1, None, None)

@@ -11,6 +11,7 @@ import {
   justFinished,
   mergeNewestFirst,
   metaText,
+  phaseText,
   outcomeText,
   percentDone,
   reportRow,
@@ -60,6 +61,11 @@ test("the meta line names the mode and, once known, the length", () => {
   assert.equal(metaText({ preview: true, duration: null }), "Preview");
   assert.equal(metaText({ preview: false, duration: 2 }), "Clean · 2.00 s");
   assert.equal(metaText({ preview: false }), "Clean");
+  assert.equal(phaseText({ status: "processing", phase: "queued", worker: null, attempts: 0 }), "Waiting for a worker");
+  assert.equal(phaseText({ status: "processing", phase: "rendering", worker: "box:42", attempts: 1 }), "Cutting on box:42");
+  assert.equal(
+    phaseText({ status: "processing", phase: "joining", worker: "box:7", attempts: 2 }), "Joining on box:7 · attempt 2");
+  assert.equal(phaseText({ status: "done", phase: null, worker: null, attempts: 1 }), "");
 });
 
 test("a failure shows its first line, the rest folded", () => {
