@@ -11,6 +11,7 @@ import pytest
 from media import frame_indices
 from server import Server, http_json, wait_for_assembly
 
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest) -> dict[str, str]:
     """The server's environment for its records: the default SQLite file, or a fresh PostgreSQL database."""
