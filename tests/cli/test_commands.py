@@ -188,3 +188,22 @@ def test_reindex_can_make_the_preview_proxies_before_returning(env: dict[str, st
     assert stream(probe(proxy), "video")["height"] == 120
     off = kalinsky({**env, "KALINSKY_PREVIEW_PROXIES": "false"}, "reindex", "--proxies")
     assert off.exit_code == 0 and "preview proxies are turned off (KALINSKY_PREVIEW_PROXIES)" in off.stderr
+
+
+def test_init_db_creates_the_configured_database_or_the_one_named(
+    env: dict[str, str], tmp_path: Path, postgres_url: str
+) -> None:
+    created = kalinsky(env, "init-db")
+    assert created.exit_code == 0 and created.output.strip() == f"schema ready in {tmp_path / 'data' / 'kalinsky.db'}"
+    assert (tmp_path / "data" / "kalinsky.db").is_file()
+
+    on_postgres = kalinsky({**env, "KALINSKY_DATABASE_URL": postgres_url}, "init-db")
+    assert on_postgres.exit_code == 0, on_postgres.output
+    assert on_postgres.output.startswith("schema ready in postgresql+psycopg://postgres@127.0.0.1:")
+    again = kalinsky(env, "init-db", postgres_url)  # named on the command line: upgrading again changes nothing
+    assert again.exit_code == 0, again.output
+
+    other = kalinsky(env, "init-db", str(tmp_path / "elsewhere" / "k.db"))
+    assert other.exit_code == 0 and (tmp_path / "elsewhere" / "k.db").is_file()
+    refused = kalinsky({**env, "KALINSKY_DATABASE_URL": "mysql://kal@db/kalinsky"}, "init-db")
+    assert refused.exit_code == 1 and "KALINSKY_DATABASE_URL must be a postgresql://" in refused.output

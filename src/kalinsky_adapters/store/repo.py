@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -44,6 +45,27 @@ _ASSEMBLY_COLUMNS = (
     assemblies.c.callback_error, assemblies.c.worker, assemblies.c.attempts, assemblies.c.phase,
 )
 _SOURCE_COLUMNS = tuple(sources.c)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _whole(
+    method: Callable[Concatenate[SqlRepo, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[SqlRepo, P], Coroutine[Any, Any, T]]:
+    """Run the operation to its end even if its caller is cancelled (a render stopped at shutdown): a database
+    call cut off half-way costs the connection (the driver's close then waits on a call that never answers), and
+    a transaction either happens or it does not anyway. `close` waits for those still running."""
+
+    async def run(self: SqlRepo, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(method(self, *args, **kwargs))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+        return await asyncio.shield(task)
+
+    functools.update_wrapper(run, method)
+    return run
 
 
 def _reason(error: BaseException) -> str:
@@ -160,6 +182,12 @@ class SqlRepo:
         self.sqlite = sa.make_url(self.url).get_backend_name() == "sqlite"
         self._engine: AsyncEngine | None = None
         self._serial = asyncio.Lock()  # SQLite only: one transaction at a time on its one connection
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a caller that was cancelled meanwhile no longer asks for it
 
     @classmethod
     def at_path(cls, db_path: Path, clock: Callable[[], float] = time.time) -> SqlRepo:
@@ -205,6 +233,9 @@ class SqlRepo:
                 await asyncio.sleep(0.1 * attempt)
 
     async def close(self) -> None:
+        """Wait for the operations still running (their callers may have gone), then disconnect."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -251,6 +282,7 @@ class SqlRepo:
 
     # -- sources ---------------------------------------------------------------------------------------
 
+    @_whole
     async def replace_sources(self, sources_: Sequence[Source]) -> None:
         async with self._transaction(write=True) as connection:
             await connection.execute(sources.delete())
@@ -258,6 +290,7 @@ class SqlRepo:
                 await connection.execute(sources.insert(), [_source_values(s) for s in sources_])
             await connection.execute(self._upsert(meta, {"key": "indexed", "value": 1}, "key", {"value": 1}))
 
+    @_whole
     async def list_sources(self) -> tuple[Source, ...] | None:
         async with self._transaction() as connection:
             indexed = await connection.scalar(sa.select(meta.c.value).where(meta.c.key == "indexed"))
@@ -268,10 +301,12 @@ class SqlRepo:
 
     # -- assemblies ------------------------------------------------------------------------------------
 
+    @_whole
     async def next_sequence(self) -> int:
         async with self._transaction(write=True) as connection:
             return await self._bump(connection, "assembly_sequence")
 
+    @_whole
     async def add(self, assembly: Assembly) -> None:
         async with self._transaction(write=True) as connection:
             revision = await self._next_revision(connection)
@@ -323,6 +358,7 @@ class SqlRepo:
                                   end=row.clip_end, video=row.clip_video))
         return [_assembly(row, its_clips) for row, its_clips in found.values()]
 
+    @_whole
     async def get(self, assembly_id: str) -> Assembly | None:
         async with self._transaction() as connection:
             return await self._get(connection, assembly_id)
@@ -346,6 +382,7 @@ class SqlRepo:
             statement = statement.where(assemblies.c.worker == worker)
         return (await connection.execute(statement.values(**values))).rowcount > 0
 
+    @_whole
     async def save_state(self, assembly: Assembly, *, worker: str | None = None) -> bool:
         async with self._transaction(write=True) as connection:
             if await self._save_state(connection, assembly, worker):
@@ -353,6 +390,7 @@ class SqlRepo:
             await connection.rollback()  # nor is the revision raised
             return False
 
+    @_whole
     async def finish(self, assembly: Assembly, report: RenderReport | None, *, worker: str | None = None) -> bool:
         async with self._transaction(write=True) as connection:
             if not await self._save_state(connection, assembly, worker):
@@ -368,6 +406,7 @@ class SqlRepo:
 
     # -- who renders what ------------------------------------------------------------------------------
 
+    @_whole
     async def claim(self, assembly_id: str, worker: str, lease_s: float) -> Assembly | None:
         now = self.clock()
         async with self._transaction(write=True) as connection:
@@ -390,6 +429,7 @@ class SqlRepo:
                 return None
             return await self._get(connection, assembly_id)
 
+    @_whole
     async def renew(self, assembly_id: str, worker: str, lease_s: float) -> bool:
         async with self._transaction(write=True) as connection:
             renewed = await connection.execute(
@@ -400,6 +440,7 @@ class SqlRepo:
             )
             return renewed.rowcount > 0
 
+    @_whole
     async def release(self, assembly_id: str, worker: str) -> bool:
         async with self._transaction(write=True) as connection:
             released = await connection.execute(
@@ -414,6 +455,7 @@ class SqlRepo:
                 return False
             return True
 
+    @_whole
     async def claimable(self, limit: int | None = None) -> list[str]:
         async with self._transaction() as connection:
             rows = await connection.execute(
@@ -425,6 +467,7 @@ class SqlRepo:
             )
             return list(rows.scalars())
 
+    @_whole
     async def beat_worker(self, worker: str, renders: int) -> None:
         seen = self.clock()
         async with self._transaction(write=True) as connection:
@@ -432,10 +475,12 @@ class SqlRepo:
                 workers, {"id": worker, "seen": seen, "renders": renders}, "id", {"seen": seen, "renders": renders}
             ))
 
+    @_whole
     async def drop_worker(self, worker: str) -> None:
         async with self._transaction(write=True) as connection:
             await connection.execute(workers.delete().where(workers.c.id == worker))
 
+    @_whole
     async def live_workers(self, within_s: float) -> list[str]:
         async with self._transaction() as connection:
             rows = await connection.execute(
@@ -443,6 +488,7 @@ class SqlRepo:
             )
             return list(rows.scalars())
 
+    @_whole
     async def changed_since(self, revision: int) -> tuple[int, list[Assembly]]:
         async with self._transaction() as connection:
             now = int(await connection.scalar(sa.select(meta.c.value).where(meta.c.key == "revision")) or 0)
@@ -454,6 +500,7 @@ class SqlRepo:
             )
             return now, changed
 
+    @_whole
     async def save_callback(self, assembly_id: str, callback: Callback) -> None:
         async with self._transaction(write=True) as connection:
             saved = await connection.execute(
@@ -465,11 +512,13 @@ class SqlRepo:
             if saved.rowcount == 0:
                 await connection.rollback()
 
+    @_whole
     async def get_report(self, assembly_id: str) -> RenderReport | None:
         async with self._transaction() as connection:
             text = await connection.scalar(sa.select(reports.c.report).where(reports.c.assembly_id == assembly_id))
         return None if text is None else _report(text)
 
+    @_whole
     async def delete(self, assembly_id: str) -> bool:
         async with self._transaction(write=True) as connection:
             finished = await connection.scalar(
@@ -485,6 +534,7 @@ class SqlRepo:
             await connection.execute(assemblies.delete().where(assemblies.c.id == assembly_id))
             return True
 
+    @_whole
     async def list(
         self, *, status: AssemblyStatus | None = None, limit: int | None = None, offset: int = 0
     ) -> list[Assembly]:
@@ -492,6 +542,7 @@ class SqlRepo:
         async with self._transaction() as connection:
             return await self._select(connection, *where, limit=limit, offset=offset)
 
+    @_whole
     async def count(self, *, status: AssemblyStatus | None = None) -> int:
         where = () if status is None else (assemblies.c.status == status.value,)
         async with self._transaction() as connection:
