@@ -209,8 +209,8 @@ def invalid_clip_lists(draw: st.DrawFn, sources: Sequence[Source]) -> InvalidCas
 
 
 def assembly_names() -> st.SearchStrategy[str | None]:
-    """What a user may call an assembly (the API allows up to 200 characters), or no name."""
-    return st.none() | st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
+    """What a user may call an assembly (the API allows up to 200 characters, NUL excepted), or no name."""
+    return st.none() | st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=200)
 
 
 def timestamps() -> st.SearchStrategy[str]:

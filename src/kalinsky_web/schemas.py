@@ -42,7 +42,7 @@ class AssemblyCreate(msgspec.Struct, forbid_unknown_fields=True):
     (http or https) is POSTed the assembly's JSON when it finishes."""
 
     clips: Annotated[list[ClipIn], msgspec.Meta(max_length=MAX_CLIPS)]
-    name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] | None = None
+    name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH, pattern="^[^\x00]*$")] | None = None
     preview: bool = True
     callback_url: Annotated[str, msgspec.Meta(max_length=MAX_URL_LENGTH)] | None = None
 

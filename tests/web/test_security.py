@@ -62,6 +62,7 @@ def test_other_field_errors_name_what_is_wrong_and_where(client: TestClient) -> 
         '{"clips": [{"source": 1, "x": 1}]}': "unknown field `x` - at `$.clips[0]`",
         '{"clips": "a.mp4"}': "Expected `array`, got `str` - at `$.clips`",
         '{"name": "x"}': "missing required field `clips`",
+        '{"clips": [{"source": 1}], "name": "a\\u0000b"}': "at `$.name`",  # no database can store a NUL
         '{"clips": [': "Malformed JSON",
     }
     for body, expected in cases.items():

@@ -89,6 +89,7 @@ def test_a_render_whose_end_cannot_be_recorded_is_recorded_once_the_database_wor
     assert created.status_code == 202, created.text
     assembly_id = created.json()["id"]
     result = tmp_path / "output" / assembly_id / "result.mp4"
+    wait_for(lambda: client.get(f"/api/v1/assemblies/{assembly_id}").json()["worker"])  # taken before the lock
     with caplog.at_level(logging.WARNING, "kalinsky_core.services"), LockedDatabase(tmp_path / "data" / "kalinsky.db"):
         wait_for(result.exists)  # rendered, but its end cannot be written
         wait_for(lambda: "cannot be recorded yet, attempt 3" in caplog.text)
@@ -108,6 +109,7 @@ def test_a_render_stopped_while_its_end_waits_for_the_database_is_rendered_at_th
         on_app_connection(client, "PRAGMA busy_timeout = 50")
         created = client.post("/api/v1/assemblies", json={"clips": [{"source": "a.mp4", "end": 1}]}).json()
         result = tmp_path / "output" / created["id"] / "result.mp4"
+        wait_for(lambda: client.get(f"/api/v1/assemblies/{created['id']}").json()["worker"])
         with LockedDatabase(settings.db_path):
             wait_for(result.exists)
             time.sleep(1.0)  # a few attempts to record the end

@@ -172,6 +172,12 @@ def _report(text: str) -> RenderReport:
     )
 
 
+
+def _storable(key: str) -> bool:
+    """Whether a key can name a stored row: PostgreSQL's text holds no NUL character, so no id with one exists."""
+    return "\x00" not in key
+
+
 class SqlRepo:
     """The AssemblyRepo on a database URL (`sqlite+aiosqlite:///PATH`, `postgresql+psycopg://...`, or the forms
     `kalinsky_adapters.store.urls.normalise` accepts). Leases and heartbeats run on `clock` (seconds)."""
@@ -182,6 +188,9 @@ class SqlRepo:
         self.sqlite = sa.make_url(self.url).get_backend_name() == "sqlite"
         self._engine: AsyncEngine | None = None
         self._serial = asyncio.Lock()  # SQLite only: one transaction at a time on its one connection
+        # PostgreSQL: this process's writes one at a time, in the order they were asked (they queue on the revision
+        # counter's row anyway), so that a write whose caller was cancelled cannot land after a later one
+        self._writes = asyncio.Lock()
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
@@ -259,6 +268,8 @@ class SqlRepo:
         async with contextlib.AsyncExitStack() as stack:
             if self.sqlite:
                 await stack.enter_async_context(self._serial)
+            elif write:
+                await stack.enter_async_context(self._writes)
             await stack.enter_async_context(_storage_errors())
             connection = await stack.enter_async_context(self.engine.connect())
             if write and self.sqlite:
@@ -360,6 +371,8 @@ class SqlRepo:
 
     @_whole
     async def get(self, assembly_id: str) -> Assembly | None:
+        if not _storable(assembly_id):
+            return None
         async with self._transaction() as connection:
             return await self._get(connection, assembly_id)
 
@@ -408,6 +421,8 @@ class SqlRepo:
 
     @_whole
     async def claim(self, assembly_id: str, worker: str, lease_s: float) -> Assembly | None:
+        if not _storable(assembly_id):
+            return None
         now = self.clock()
         async with self._transaction(write=True) as connection:
             # The revision first, as every change takes it: on PostgreSQL its row lock is then always taken before
@@ -431,6 +446,8 @@ class SqlRepo:
 
     @_whole
     async def renew(self, assembly_id: str, worker: str, lease_s: float) -> bool:
+        if not _storable(assembly_id):
+            return False
         async with self._transaction(write=True) as connection:
             renewed = await connection.execute(
                 assemblies.update()
@@ -442,6 +459,8 @@ class SqlRepo:
 
     @_whole
     async def release(self, assembly_id: str, worker: str) -> bool:
+        if not _storable(assembly_id):
+            return False
         async with self._transaction(write=True) as connection:
             released = await connection.execute(
                 assemblies.update()
@@ -502,6 +521,8 @@ class SqlRepo:
 
     @_whole
     async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+        if not _storable(assembly_id):
+            return
         async with self._transaction(write=True) as connection:
             saved = await connection.execute(
                 assemblies.update()
@@ -514,12 +535,16 @@ class SqlRepo:
 
     @_whole
     async def get_report(self, assembly_id: str) -> RenderReport | None:
+        if not _storable(assembly_id):
+            return None
         async with self._transaction() as connection:
             text = await connection.scalar(sa.select(reports.c.report).where(reports.c.assembly_id == assembly_id))
         return None if text is None else _report(text)
 
     @_whole
     async def delete(self, assembly_id: str) -> bool:
+        if not _storable(assembly_id):
+            return False
         async with self._transaction(write=True) as connection:
             finished = await connection.scalar(
                 sa.select(assemblies.c.id)
