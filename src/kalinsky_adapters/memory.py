@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -15,7 +15,7 @@ from kalinsky_core.jobs import Leases, Renderer
 from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Phase, Source
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AssemblyRepo, AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
-from kalinsky_core.report import RenderReport
+from kalinsky_core.report import OutputMeasurements, RenderReport
 from kalinsky_core.services import Rendering, render_owned
 
 
@@ -184,13 +184,24 @@ class FakeProber:
         return info
 
 
+def _sound_recipe(plan: RenderPlan, segment: SegmentPlan) -> Hashable:
+    return segment.filename, segment.seek, segment.duration, segment.fade, segment.has_audio, plan.output
+
+
 @attrs.define
 class FakeCutter:
     """A SegmentCutter that writes nothing and records the segments it was asked for; `fail_at` names a segment
-    position whose cut fails."""
+    position whose cut fails. Like a cutter with a cache, it says which pieces and sounds it made before (the
+    same piece of the same source for the same output) and so did not make again."""
 
     fail_at: int | None = None
     cuts: list[SegmentPlan] = attrs.field(factory=list)
+    made: set[Hashable] = attrs.field(factory=set)  # the recipes of the pieces and sounds made so far
+
+    def _cached(self, recipe: Hashable) -> bool:
+        known = recipe in self.made
+        self.made.add(recipe)
+        return known
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
         if segment.pos == self.fail_at:
@@ -199,22 +210,28 @@ class FakeCutter:
         await progress(segment.duration)
         self.cuts.append(segment)
         stem = f"{plan.assembly_id}/{segment.pos:03d}"
+        recipes = [("piece", segment.filename, piece, plan.preview, plan.output) for piece in segment.pieces]
         return CutSegment(
             pos=segment.pos,
             video_files=tuple(f"{stem}-{n}.mov" for n in range(len(segment.pieces))),
             duration=segment.duration,
+            pieces_cached=sum(map(self._cached, recipes)),
         )
 
     async def cut_audio(self, plan: RenderPlan) -> AudioTrack:
-        return AudioTrack(path=f"{plan.assembly_id}/audio.m4a", duration=plan.duration)
+        cached = frozenset(s.pos for s in plan.segments if self._cached(("sound", _sound_recipe(plan, s))))
+        return AudioTrack(path=f"{plan.assembly_id}/audio.m4a", duration=plan.duration, sounds_cached=cached)
 
 
 @attrs.define
 class FakeConcatenator:
-    """A Concatenator that writes nothing and records the assemblies it joined; it fails if `fail` is set."""
+    """A Concatenator that writes nothing and records the assemblies it joined; it fails if `fail` is set. Its
+    measurements are the plan's own figures; like a join with a cache, a join of the same plan as before (but for
+    the assembly) says it came from the cache."""
 
     fail: bool = False
     joined: list[str] = attrs.field(factory=list)
+    made: set[Hashable] = attrs.field(factory=set)
 
     async def concat(
         self, plan: RenderPlan, segments: Sequence[CutSegment], audio: AudioTrack, progress: ProgressCallback
@@ -223,7 +240,18 @@ class FakeConcatenator:
             raise RenderFailed("join failed")
         await progress(plan.duration)
         self.joined.append(plan.assembly_id)
-        return RenderedOutput(path=f"{plan.assembly_id}/result.mp4", duration=sum(s.duration for s in segments))
+        recipe = attrs.evolve(plan, assembly_id="")
+        cached = recipe in self.made
+        self.made.add(recipe)
+        measured = OutputMeasurements(
+            clip_frames=tuple(segment.output_frames for segment in plan.segments),
+            video_starts=tuple(segment.output_offset for segment in plan.segments[1:]),
+            audio_starts=tuple(segment.output_offset for segment in plan.segments[1:]),
+        )
+        return RenderedOutput(
+            path=f"{plan.assembly_id}/result.mp4", duration=sum(s.duration for s in segments), measured=measured,
+            cached=cached, join_s=0.0, measure_s=0.0,
+        )
 
 
 @attrs.define

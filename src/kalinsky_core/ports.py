@@ -18,29 +18,38 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 
 @attrs.frozen
 class CutSegment:
-    """The files a cutter produced for one clip's video: its pieces, in order."""
+    """The files a cutter produced for one clip's video: its pieces, in order, and how many of them a cache served
+    instead of making them (None: the cutter has no cache)."""
 
     pos: int
     video_files: tuple[str, ...]
     duration: float
+    pieces_cached: int | None = None
 
 
 @attrs.frozen
 class AudioTrack:
-    """The audio of a whole assembly, encoded once: every clip's sound (or silence) trimmed, faded and joined."""
+    """The audio of a whole assembly, encoded once: every clip's sound (or silence) trimmed, faded and joined.
+    `sounds_cached`: the positions of the clips whose sound a cache served (None: the cutter has no cache)."""
 
     path: str
     duration: float
+    sounds_cached: frozenset[int] | None = None
 
 
 @attrs.frozen
 class RenderedOutput:
     """The finished output of a render: its real duration as measured in the file, and (if the concatenator
-    measures them) its frames per clip and where each join starts in video and audio."""
+    measures them) its frames per clip and where each join starts in video and audio. `cached`: whether it was
+    taken whole from a cache rather than joined (None: no cache); `join_s`, `measure_s`: the seconds the join (or
+    taking it from the cache) and measuring the result took, if the concatenator times them."""
 
     path: str
     duration: float
     measured: OutputMeasurements | None = None
+    cached: bool | None = None
+    join_s: float | None = None
+    measure_s: float | None = None
 
 
 @runtime_checkable

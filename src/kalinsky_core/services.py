@@ -59,11 +59,12 @@ from kalinsky_core.ports import (
     IndexLock,
     MediaProber,
     ProgressCallback,
+    RenderedOutput,
     RenderFiles,
     RenderQueue,
     SegmentCutter,
 )
-from kalinsky_core.report import RenderReport, render_report
+from kalinsky_core.report import ClipCache, RenderReport, RenderTimings, render_report
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ async def render_owned(assembly: Assembly, repo: AssemblyRepo, rendering: Render
 async def _render(
     assembly: Assembly, repo: AssemblyRepo, rendering: Rendering, worker: str | None
 ) -> tuple[Assembly, bool]:
+    started = time.monotonic()
     files = rendering.files
     await files.discard(assembly.id)
     report: RenderReport | None = None
@@ -277,12 +279,19 @@ async def _render(
         )
         recorder = _ProgressRecorder(repo, assembly, plan, worker)
         await recorder.save()
+        cut_start = time.monotonic()
         cut_segments, audio = await _cut_all(plan, rendering.cutter, recorder)
+        cut_s = time.monotonic() - cut_start
         recorder.assembly = recorder.assembly.in_phase(Phase.JOINING)
         await recorder.save()
+        join_start = time.monotonic()
         output = await rendering.concatenator.concat(plan, cut_segments, audio, recorder.joining)
+        join_end = time.monotonic()
         if output.measured is not None:
-            report = render_report(plan, output.measured)
+            timings = _timings(output, cut_s, join_end - join_start, join_end - started)
+            report = render_report(
+                plan, output.measured, _served(cut_segments, audio), result_cached=output.cached, timings=timings
+            )
         finished = recorder.assembly.completed(output.duration)
     except KalinskyError as error:
         finished = assembly.failed(error.message)
@@ -300,6 +309,24 @@ async def _render(
         if now is None or now.status.is_final:
             await files.discard(assembly.id)  # cancelled or deleted meanwhile: its result must not be served
     return finished, stored
+
+
+def _served(segments: Sequence[CutSegment], audio: AudioTrack) -> dict[int, ClipCache]:
+    """What the cache served of each clip, by position, as the cutter tells."""
+    sounds = audio.sounds_cached
+    return {
+        segment.pos: ClipCache(segment.pieces_cached, None if sounds is None else segment.pos in sounds)
+        for segment in segments
+    }
+
+
+def _timings(output: RenderedOutput, cut_s: float, concat_s: float, total_s: float) -> RenderTimings:
+    """The render's timings; a concatenator that does not time its steps is taken to have joined all along."""
+    measure_s = output.measure_s or 0.0
+    join_s = output.join_s if output.join_s is not None else max(concat_s - measure_s, 0.0)
+    return RenderTimings(
+        cut_s=round(cut_s, 3), join_s=round(join_s, 3), measure_s=round(measure_s, 3), total_s=round(total_s, 3)
+    )
 
 
 #: Waits between attempts to store a render's end while the records cannot be written: doubling up to the last.

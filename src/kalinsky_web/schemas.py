@@ -253,15 +253,23 @@ class Assembly(msgspec.Struct):
 
 class ClipReport(msgspec.Struct):
     """One clip of a finished render: the path its video took; frames planned, written (counted in the output),
-    copied, and encoded before the first / after the last copied frame."""
+    copied, and encoded before the first / after the last copied frame; its video pieces (each one ffmpeg command),
+    how many the segment cache served and how many were made now, whether its sound came from the cache, and in
+    one word what the cache served of it (`hit`: everything, `partial`, `miss`: nothing, `none`: no cache was asked;
+    `pieces_cached` and `sound_cached` are then null)."""
 
+    cache: model_report.CacheUse
     encoded_at_end: int
     encoded_at_start: int
     filename: str
     frames_copied: int
     frames_planned: int
     frames_written: int
+    pieces: int
+    pieces_cached: int | None
+    pieces_made: int
     pos: int
+    sound_cached: bool | None
     video: VideoPath
 
 
@@ -276,21 +284,41 @@ class JoinReport(msgspec.Struct):
     video_start: float
 
 
+class RenderTimings(msgspec.Struct):
+    """Wall-clock seconds of a render: cutting (the first cut's start to the last one's end, all clips and the audio
+    at once), joining (or taking the result from the cache), measuring the result, and in all (from planning to the
+    result in place: more than the steps together)."""
+
+    cut_s: float
+    join_s: float
+    measure_s: float
+    total_s: float
+
+
 class RenderReport(msgspec.Struct):
-    """What a finished render did at every clip and every join; `largest_offset_ms` sums it up."""
+    """What a finished render did at every clip and every join; `largest_offset_ms` sums it up. `pieces` and
+    `pieces_cached`: the video pieces of all clips and how many the cache served; `result_cached`: whether the
+    joined result was taken whole from the cache (an identical render before); `timings` (null for renders
+    reported before they were timed)."""
 
     clips: list[ClipReport]
     joins: list[JoinReport]
     largest_offset_ms: float
+    pieces: int
+    pieces_cached: int | None
+    result_cached: bool | None
+    timings: RenderTimings | None
 
     @classmethod
     def of(cls, report: model_report.RenderReport) -> RenderReport:
+        timings = report.timings
         return cls(
             clips=[
                 ClipReport(
-                    encoded_at_end=c.encoded_at_end, encoded_at_start=c.encoded_at_start, filename=c.filename,
-                    frames_copied=c.frames_copied, frames_planned=c.frames_planned, frames_written=c.frames_written,
-                    pos=c.pos, video=c.video,
+                    cache=c.cache, encoded_at_end=c.encoded_at_end, encoded_at_start=c.encoded_at_start,
+                    filename=c.filename, frames_copied=c.frames_copied, frames_planned=c.frames_planned,
+                    frames_written=c.frames_written, pieces=c.pieces, pieces_cached=c.pieces_cached,
+                    pieces_made=c.pieces_made, pos=c.pos, sound_cached=c.sound_cached, video=c.video,
                 )
                 for c in report.clips
             ],
@@ -300,6 +328,12 @@ class RenderReport(msgspec.Struct):
                 for j in report.joins
             ],
             largest_offset_ms=report.largest_offset_ms,
+            pieces=report.pieces,
+            pieces_cached=report.pieces_cached,
+            result_cached=report.result_cached,
+            timings=None if timings is None else RenderTimings(
+                cut_s=timings.cut_s, join_s=timings.join_s, measure_s=timings.measure_s, total_s=timings.total_s
+            ),
         )
 
 

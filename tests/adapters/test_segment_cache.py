@@ -17,6 +17,7 @@ from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_adapters.segment_cache import SegmentCache
 from kalinsky_core import services
 from kalinsky_core.model import AssemblyStatus, ClipInput
+from kalinsky_core.report import CacheUse, RenderReport
 
 # a.mp4: 30 fps, keyframe every second, frames coded 0..; b.mov: 25 fps, coded from 500, no audio
 CLIPS = [ClipInput("a.mp4", 0.5, 2.5), ClipInput("b.mov", 0.2, 1.4), ClipInput("a.mp4", 1.1, 3.2)]
@@ -61,7 +62,12 @@ class Studio:
         assembly = await services.create_assembly(self.repo, self.rendering.rules, clips, preview=preview)
         done = await services.render_assembly(assembly, self.repo, self.rendering)
         assert done.status is AssemblyStatus.DONE, done.error
+        self.last = done.id
         return self.root / "out" / done.id / "result.mp4"
+
+    async def report(self) -> RenderReport:
+        """The report of the last render."""
+        return await services.get_report(self.repo, self.last)
 
 
 @pytest.fixture
@@ -102,6 +108,63 @@ async def test_a_moved_cut_remakes_only_its_own_clip(
     frames = frame_indices(result)
     assert frames[:60] == list(range(15, 75)) and frames[-63:] == list(range(33, 96))
     assert sorted(set(frames[60:-63])) == list(range(510, 535))
+
+
+def made_now(argvs: list[list[str]]) -> tuple[dict[int, int], set[int]]:
+    """Of the commands that ran: how many pieces of each clip they wrote, and which clips' sounds."""
+    names = written(argvs)
+    pieces = {pos: sum(name.startswith(f"{pos:03d}-") for name in names) for pos in range(1, len(CLIPS) + 1)}
+    return pieces, {pos for pos in range(1, len(CLIPS) + 1) if f"{pos:03d}.wav" in names}
+
+
+def plausible(report: RenderReport) -> None:
+    timings = report.timings
+    assert timings is not None
+    assert timings.cut_s > 0 and timings.join_s >= 0 and timings.measure_s > 0
+    assert timings.join_s > 0 or report.result_cached  # only taking a result from the cache may be that quick
+    assert timings.cut_s + timings.join_s + timings.measure_s <= timings.total_s < 120
+
+
+async def test_the_report_says_which_clips_came_from_the_cache_and_how_long_the_render_took(
+    sources_dir: Path, tmp_path: Path, cache: SegmentCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, studio = Runs(monkeypatch), Studio(sources_dir, tmp_path, cache)
+    await studio.render(CLIPS)
+    first = await studio.report()
+    pieces, sounds = made_now(runs.take())
+    assert [(c.cache, c.pieces_cached, c.sound_cached) for c in first.clips] == [(CacheUse.MISS, 0, False)] * 3
+    assert [c.pieces_made for c in first.clips] == [pieces[c.pos] for c in first.clips] and sounds == {1, 2, 3}
+    assert first.clips[0].pieces >= 2 and (first.pieces_cached, first.result_cached) == (0, False)  # a smart cut
+    plausible(first)
+
+    moved = [CLIPS[0], ClipInput("b.mov", 0.4, 1.4), CLIPS[2]]
+    result = await studio.render(moved)
+    second = await studio.report()
+    pieces, sounds = made_now(runs.take())
+    assert [c.cache for c in second.clips] == [CacheUse.HIT, CacheUse.MISS, CacheUse.HIT]
+    assert [c.sound_cached for c in second.clips] == [True, False, True] and sounds == {2}
+    assert [c.pieces_made for c in second.clips] == [0, second.clips[1].pieces, 0] == [pieces[n] for n in (1, 2, 3)]
+    assert second.pieces_cached == second.clips[0].pieces + second.clips[2].pieces and not second.result_cached
+    assert [c.frames_written for c in second.clips] == [60, 30, 63] and len(frame_indices(result)) == 153
+    plausible(second)
+
+    again = await studio.render(moved)
+    third = await studio.report()
+    assert runs.take() == []
+    assert [c.cache for c in third.clips] == [CacheUse.HIT] * 3 and third.pieces_cached == third.pieces
+    assert third.result_cached is True and frame_indices(again) == frame_indices(result)
+    plausible(third)
+    assert third.timings is not None and second.timings is not None and third.timings.cut_s < second.timings.cut_s
+
+
+async def test_without_a_cache_the_report_says_none_was_asked(sources_dir: Path, tmp_path: Path) -> None:
+    studio = Studio(sources_dir, tmp_path, SegmentCache(tmp_path / "cache", 0, FFMPEG))
+    await studio.render(CLIPS)
+    report = await studio.report()
+    assert [(c.cache, c.pieces_cached, c.sound_cached) for c in report.clips] == [(CacheUse.NONE, None, None)] * 3
+    assert [c.pieces_made for c in report.clips] == [c.pieces for c in report.clips]
+    assert (report.pieces_cached, report.result_cached) == (None, None)
+    plausible(report)
 
 
 async def test_a_changed_source_or_setting_misses(

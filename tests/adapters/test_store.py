@@ -4,6 +4,7 @@ both (and, where it costs nothing, on the in-memory repository too), and the sch
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from kalinsky_adapters.store.urls import sqlite_url
 from kalinsky_core.errors import StorageUnavailable
 from kalinsky_core.model import Assembly, AssemblyStatus, Callback, CallbackStatus, Phase
 from kalinsky_core.ports import AssemblyRepo
-from kalinsky_core.report import ClipReport, JoinReport, RenderReport
+from kalinsky_core.report import CacheUse, ClipReport, JoinReport, RenderReport, RenderTimings
 
 REPORT = RenderReport(
     clips=(ClipReport(pos=1, filename="a.mp4", video="smart", frames_planned=90, frames_written=90,
@@ -223,6 +224,35 @@ async def test_a_report_round_trips_and_goes_with_its_assembly(url: str) -> None
         assert (await repo.get(stored.id)).status is AssemblyStatus.DONE
         assert await repo.delete(stored.id)
         assert await repo.get_report(stored.id) is None
+
+
+async def test_a_report_with_cache_figures_and_timings_round_trips(url: str) -> None:
+    clip = attrs.evolve(REPORT.clips[0], pieces=3, pieces_cached=2, sound_cached=True)
+    report = attrs.evolve(REPORT, clips=(clip,), result_cached=False,
+                          timings=RenderTimings(cut_s=1.25, join_s=0.375, measure_s=0.05, total_s=1.75))
+    async with SqlRepo(url) as repo:
+        stored = assembly(await repo.next_sequence())
+        await repo.add(stored)
+        assert await repo.finish(stored.completed(3.0), report)
+    async with SqlRepo(url) as repo:
+        assert await repo.get_report(stored.id) == report
+        assert (await repo.get_report(stored.id)).clips[0].cache is CacheUse.PARTIAL
+
+
+async def test_a_report_stored_before_cache_figures_and_timings_loads_with_none_of_them(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        stored = assembly(await repo.next_sequence())
+        await repo.add(stored)
+        assert await repo.finish(stored.completed(3.0), REPORT)
+    old = {"clips": [{"pos": 1, "filename": "a.mp4", "video": "smart", "frames_planned": 90, "frames_written": 90,
+                      "frames_copied": 72, "encoded_at_start": 15, "encoded_at_end": 3}],
+           "joins": [{"pos": 2, "at": 3.0, "video_start": 3.0, "audio_start": 3.001, "av_offset_ms": 1.0}]}
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        db.execute("UPDATE reports SET report = ?", (json.dumps(old),))
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        loaded = await repo.get_report(stored.id)
+    assert loaded == REPORT and (loaded.result_cached, loaded.timings, loaded.pieces_cached) == (None, None, None)
+    assert (loaded.clips[0].cache, loaded.clips[0].pieces, loaded.clips[0].sound_cached) == (CacheUse.NONE, 0, None)
 
 
 async def test_a_database_url_can_be_given_on_the_command_line(postgres_url: str) -> None:

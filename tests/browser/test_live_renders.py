@@ -3,6 +3,7 @@ page without the list being polled; with the stream down, polling takes over."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -46,6 +47,10 @@ def test_a_render_started_elsewhere_arrives_over_the_stream_without_polling(
             "1 clip (1 copied) · all 120 frames written · no joins", timeout=10000
         )
         expect(card.locator(".render-report-clips tbody tr")).to_have_count(1)
+        # a fresh cache: the clip was made now; the steps were timed
+        expect(card.locator(".render-report-cache")).to_have_text(
+            re.compile(r"^0 of 1 clip from the cache · cut \d+\.\d s, join \d+\.\d s, \d+\.\d s in all$"))
+        expect(card.locator(".render-report-clips tbody td").last).to_have_text("made now")
 
 
 def test_with_the_stream_down_the_renders_are_polled(

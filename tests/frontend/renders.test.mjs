@@ -3,7 +3,9 @@ import { test } from "node:test";
 
 import {
   bodyChange,
+  cacheSummary,
   canDelete,
+  clipCacheText,
   deleteQuestion,
   displayName,
   failureSummary,
@@ -142,7 +144,37 @@ test("a render's report reads as one line and a row per clip", () => {
     reportSummary(report),
     "3 clips (2 smart-cut, 1 re-encoded) · 143 of 144 frames written · A/V within 1.3 ms at 2 joins",
   );
-  assert.deepEqual(reportRow(report.clips[0]), ["1", "a.mp4", "smart-cut", "90 / 90", "15 + 0"]);
+  assert.deepEqual(reportRow(report.clips[0]), ["1", "a.mp4", "smart-cut", "90 / 90", "15 + 0", "–"]);
   const one = { clips: [report.clips[1]], joins: [], largest_offset_ms: 0 };
   assert.equal(reportSummary(one), "1 clip (1 re-encoded) · all 24 frames written · no joins");
+});
+
+test("the report tells what the cache served and how long the render took", () => {
+  const clip = (cache, pieces, pieces_cached, sound_cached) => ({ cache, pieces, pieces_cached, sound_cached });
+  const clips = [
+    clip("hit", 3, 3, true), clip("miss", 1, 0, false), clip("hit", 1, 1, true), clip("partial", 3, 2, true),
+    clip("hit", 2, 2, true), clip("miss", 3, 0, false), clip("partial", 1, 1, false), clip("miss", 1, 0, false),
+  ];
+  const timings = { cut_s: 1.234, join_s: 0.36, measure_s: 0.05, total_s: 1.75 };
+  assert.equal(
+    cacheSummary({ clips, result_cached: false, timings }),
+    "3 of 8 clips from the cache, 2 in part · cut 1.2 s, join 0.4 s, 1.8 s in all",
+  );
+  assert.equal(
+    cacheSummary({ clips: clips.slice(1, 2), result_cached: false, timings: null }), "0 of 1 clip from the cache");
+  assert.equal(
+    cacheSummary({ clips: clips.slice(0, 1), result_cached: true, timings: { cut_s: 0.01, join_s: 0, total_s: 0.09 } }),
+    "the result from the cache · cut 0.0 s, join 0.0 s, 0.1 s in all",
+  );
+  const uncached = [clip("none", 2, null, null)];
+  const long = { cut_s: 250.4, join_s: 12, total_s: 270 };
+  assert.equal(cacheSummary({ clips: uncached, result_cached: null, timings: long }), "cut 250 s, join 12.0 s, 270 s in all");
+  assert.equal(cacheSummary({ clips: [{ pos: 1 }], joins: [] }), "", "a report from before: nothing to say");
+
+  assert.deepEqual(clips.map(clipCacheText), [
+    "cached", "made now", "cached", "2 of 3 pieces and the sound cached", "cached", "made now", "1 of 1 piece cached",
+    "made now",
+  ]);
+  assert.equal(clipCacheText(uncached[0]), "–");
+  assert.equal(clipCacheText({}), "–");
 });

@@ -13,6 +13,7 @@ from kalinsky_core import services
 from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed, StorageUnavailable
 from kalinsky_core.jobs import Leases, LocalWorker, Renderer
 from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentity, MediaInfo, Phase
+from kalinsky_core.report import CacheUse, ClipReport, RenderReport
 
 RULES = CodecRules()
 INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10,
@@ -98,6 +99,40 @@ async def test_render_records_done_with_the_output_and_progress() -> None:
     assert [s.pos for s in renderer.cuts] == [1, 2] and renderer.joined == ["asm_001"]
     stored = await repo.get("asm_001")
     assert stored == done and stored.clips == assembly.clips
+
+
+async def test_the_report_says_what_the_cache_served_and_how_long_each_step_took() -> None:
+    repo = await indexed_repo()
+    renderer = FakeRendering.create()
+
+    async def report_of(clips: list[ClipInput]) -> RenderReport:
+        assembly = await services.create_assembly(repo, RULES, clips)
+        assert (await services.render_assembly(assembly, repo, renderer.rendering)).status is AssemblyStatus.DONE
+        return await services.get_report(repo, assembly.id)
+
+    first = await report_of([ClipInput(1, 0, 1), ClipInput(2, 1, 3)])
+    assert [(c.cache, c.pieces_cached, c.sound_cached) for c in first.clips] == [
+        (CacheUse.MISS, 0, False), (CacheUse.MISS, 0, False)]
+    assert (first.result_cached, first.pieces_cached) == (False, 0) and first.pieces == 2
+    moved = await report_of([ClipInput(1, 0, 1), ClipInput(2, 1, 2.5)])
+    assert [(c.cache, c.pieces_cached, c.pieces_made) for c in moved.clips] == [
+        (CacheUse.HIT, 1, 0), (CacheUse.MISS, 0, 1)]
+    assert (moved.result_cached, moved.pieces_cached) == (False, 1)
+    again = await report_of([ClipInput(1, 0, 1), ClipInput(2, 1, 2.5)])
+    assert [c.cache for c in again.clips] == [CacheUse.HIT, CacheUse.HIT] and again.result_cached is True
+    for report in (first, moved, again):
+        timings = report.timings
+        assert timings is not None and timings.total_s >= timings.cut_s + timings.join_s + timings.measure_s >= 0
+
+
+def test_a_clip_without_cache_figures_says_none_and_one_served_in_part_partial() -> None:
+    clip = ClipReport(pos=1, filename="a.mp4", video="smart", frames_planned=90, frames_written=90,
+                      frames_copied=72, encoded_at_start=15, encoded_at_end=3, pieces=3)
+    assert (clip.cache, clip.pieces_made) == (CacheUse.NONE, 3)
+    assert attrs.evolve(clip, pieces_cached=3, sound_cached=False).cache is CacheUse.PARTIAL
+    assert attrs.evolve(clip, pieces_cached=0, sound_cached=True).cache is CacheUse.PARTIAL
+    assert attrs.evolve(clip, pieces_cached=3, sound_cached=True).cache is CacheUse.HIT
+    assert attrs.evolve(clip, pieces_cached=3).cache is CacheUse.HIT  # the sound's fate unknown
 
 
 @pytest.mark.parametrize("fail_at", [1, 2, 0])

@@ -47,6 +47,23 @@ def test_report_of_a_smart_cut_a_copy_and_a_reencode(client: TestClient, tmp_pat
     frames = frame_indices(tmp_path / "output" / created["id"] / "result.mp4")
     assert len(frames) == 144 and frames[90:120] == list(range(30, 60))  # the figures describe this very file
 
+    # a fresh cache served nothing; the steps were timed
+    assert [(c["cache"], c["pieces_cached"], c["sound_cached"]) for c in report["clips"]] == [("miss", 0, False)] * 3
+    assert [c["pieces"] for c in report["clips"]] == [c["pieces_made"] for c in report["clips"]]
+    assert smart["pieces"] >= 3 and encoded["pieces"] == 1  # encoded head, copied run(s), encoded tail
+    assert (report["pieces"], report["pieces_cached"], report["result_cached"]) == (
+        sum(c["pieces"] for c in report["clips"]), 0, False)
+    timings = report["timings"]
+    assert list(timings) == ["cut_s", "join_s", "measure_s", "total_s"] and min(timings.values()) > 0
+    assert timings["cut_s"] + timings["join_s"] + timings["measure_s"] <= timings["total_s"]
+    # the same assembly again: its result comes whole from the cache, and so does every clip
+    again = client.post("/api/v1/assemblies", json={"preview": False, "clips": clips}).json()
+    assert wait_done(client, again["id"])["status"] == "done"
+    second = client.get(f"/api/v1/assemblies/{again['id']}/report").json()
+    assert [(c["cache"], c["pieces_made"], c["sound_cached"]) for c in second["clips"]] == [("hit", 0, True)] * 3
+    assert (second["pieces_cached"], second["result_cached"]) == (report["pieces"], True)
+    assert frame_indices(tmp_path / "output" / again["id"] / "result.mp4") == frames
+
     assert client.delete(f"/api/v1/assemblies/{created['id']}").status_code == 204
     assert client.get(f"/api/v1/assemblies/{created['id']}/report").json()["detail"] == "Assembly not found"
 
@@ -60,3 +77,16 @@ def test_report_of_unknown_failed_and_deleted_assemblies(client: TestClient, tmp
     failed = client.get(f"/api/v1/assemblies/{created['id']}/report")
     assert failed.status_code == 404
     assert failed.json()["detail"] == f"Assembly {created['id']} has no report: it is failed"
+
+
+def test_openapi_documents_the_cache_figures_and_timings(client: TestClient) -> None:
+    schemas = client.get("/api/schema/openapi.json").json()["components"]["schemas"]
+    clip, report, timings = schemas["ClipReport"]["properties"], schemas["RenderReport"], schemas["RenderTimings"]
+    assert schemas["CacheUse"]["enum"] == ["hit", "partial", "miss", "none"]
+    assert clip["cache"] == {"$ref": "#/components/schemas/CacheUse"} and clip["pieces_made"] == {"type": "integer"}
+    assert clip["pieces_cached"] == {"oneOf": [{"type": "integer"}, {"type": "null"}]}
+    assert clip["sound_cached"] == {"oneOf": [{"type": "boolean"}, {"type": "null"}]}
+    assert {"pieces", "pieces_cached", "result_cached", "timings"} <= set(report["required"])
+    assert report["properties"]["timings"]["oneOf"][0] == {"$ref": "#/components/schemas/RenderTimings"}
+    assert timings["required"] == ["cut_s", "join_s", "measure_s", "total_s"]
+    assert {prop["type"] for prop in timings["properties"].values()} == {"number"}

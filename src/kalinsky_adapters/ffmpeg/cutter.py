@@ -57,16 +57,21 @@ class FfmpegCutter:
     proxies: PreviewProxies | None = None
     cache: SegmentCache | None = None
 
+    @property
+    def caching(self) -> bool:
+        return self.cache is not None and self.cache.enabled
+
     async def _made(
         self, argv: list[str], reads: dict[str, str], destination: Path, make: Callable[[], Awaitable[None]]
-    ) -> None:
+    ) -> bool:
         """Call `make` (which runs the command `argv`, writing `destination`), unless the cache has its file:
-        `reads` maps the names of the files the command reads to what identifies their content."""
+        `reads` maps the names of the files the command reads to what identifies their content. Whether the file
+        came from the cache."""
         if self.cache is None:
             await make()
-        else:
-            key = self.cache.recipe(argv, {**reads, file_url(destination): "OUT"})
-            await self.cache.produce(key, destination, make)
+            return False
+        key = self.cache.recipe(argv, {**reads, file_url(destination): "OUT"})
+        return await self.cache.produce(key, destination, make)
 
     async def cut(self, plan: RenderPlan, segment: SegmentPlan, progress: ProgressCallback) -> CutSegment:
         source = await self._check(segment)
@@ -85,6 +90,7 @@ class FfmpegCutter:
             return report
 
         videos = [self.files.piece(plan.assembly_id, segment.pos, n) for n in range(len(segment.pieces))]
+        made: list[asyncio.Task[bool]] = []
         try:
             async with asyncio.TaskGroup() as group:
                 for n, (piece, video) in enumerate(zip(segment.pieces, videos)):
@@ -94,11 +100,14 @@ class FfmpegCutter:
                     job = functools.partial(
                         self.jobs.run, command, what, report, piece.output_frames, video_priority(piece)
                     )
-                    group.create_task(self._made(command, reads, video, job))
+                    made.append(group.create_task(self._made(command, reads, video, job)))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
         await self._check(segment)  # what ffmpeg read was the file indexed, not one put in its place meanwhile
-        return CutSegment(pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration)
+        cached = sum(task.result() for task in made) if self.caching else None
+        return CutSegment(
+            pos=segment.pos, video_files=tuple(map(str, videos)), duration=segment.duration, pieces_cached=cached
+        )
 
     async def _check(self, segment: SegmentPlan) -> Path:
         return await self.sources.check_unchanged(segment.filename, segment.source_size, segment.source_identity)
@@ -115,6 +124,7 @@ class FfmpegCutter:
         paths = await check_sources(self.sources, plan)
         await self.files.prepare(plan.assembly_id)
         clips = [self.files.clip_sound(plan.assembly_id, segment.pos) for segment in plan.segments]
+        made: dict[int, asyncio.Task[bool]] = {}
         try:
             async with asyncio.TaskGroup() as group:
                 for segment, clip in zip(plan.segments, clips):
@@ -122,7 +132,7 @@ class FfmpegCutter:
                     command = self.commands.audio_command(segment, source, clip)
                     job = functools.partial(self.jobs.run, command, f"clip {segment.pos} ({segment.filename})")
                     reads = await asyncio.to_thread(_identities, source, segment.source_identity, None)
-                    group.create_task(self._made(command, reads, clip, job))
+                    made[segment.pos] = group.create_task(self._made(command, reads, clip, job))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
         await check_sources(self.sources, plan)
@@ -135,7 +145,8 @@ class FfmpegCutter:
         else:
             listed = [self.cache.key_of(clip) or file_identity(clip) for clip in clips]
             await self._made(command, {file_url(audio_list): "list:" + ",".join(listed)}, track, job)
-        return AudioTrack(path=str(track), duration=plan.duration)
+        cached = frozenset(pos for pos, task in made.items() if task.result()) if self.caching else None
+        return AudioTrack(path=str(track), duration=plan.duration, sounds_cached=cached)
 
 
 def _identities(source: Path, indexed: FileIdentity | None, proxy: Path | None) -> dict[str, str]:

@@ -4,7 +4,7 @@ The join must hold exactly the planned frames; the result is written in the work
 once complete, and once every source it was read from is checked to be still the file indexed (a file replaced
 while it was read fails the render instead), and its duration is measured in the file. With a segment cache, a
 join of pieces that all came from it (or were put in it) is itself cached: the same assembly rendered again is not
-joined again.
+joined again. The join and the measuring are timed (wall clock) for the render's report.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ class FfmpegConcatenator:
         command = self.commands.concat_command(plan, video_list, Path(audio.path), partial)
         join = functools.partial(self.jobs.run, command, "joining the clips", progress, frames=plan.total_frames)
         keys = [self.cache.key_of(name) for name in [*pieces, audio.path]] if self.cache is not None else [None]
+        started = time.monotonic()
+        cached: bool | None = None if self.cache is None or not self.cache.enabled else False
         if self.cache is None or None in keys:
             await join()
         else:
@@ -63,16 +66,21 @@ class FfmpegConcatenator:
                 file_url(audio.path): str(audio_key),
                 file_url(partial): "OUT",
             }
-            await self.cache.produce(self.cache.recipe(command, reads), partial, join)
+            cached = await self.cache.produce(self.cache.recipe(command, reads), partial, join)
+        joined = time.monotonic()
         duration = await self.measure_duration(partial)
         measured = await self.measure(plan, partial)
+        measure_s = time.monotonic() - joined
         if self.sources is not None:
             await check_sources(self.sources, plan)
         await asyncio.to_thread(os.replace, partial, final)
         await self.files.remove_work(assembly_id)
         if self.cache is not None:
             await self.cache.evict()
-        return RenderedOutput(path=str(final), duration=duration, measured=measured)
+        return RenderedOutput(
+            path=str(final), duration=duration, measured=measured, cached=cached, join_s=joined - started,
+            measure_s=measure_s,
+        )
 
     async def measure(self, plan: RenderPlan, output: Path) -> OutputMeasurements:
         """Frames per clip and where each join starts, read from the output's video packets and from the clip

@@ -28,7 +28,7 @@ from kalinsky_adapters.store.tables import assemblies, clips, meta, reports, sou
 from kalinsky_adapters.store.urls import normalise, shown, sqlite_url
 from kalinsky_core.errors import StorageUnavailable
 from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Phase, Source, VideoCoding
-from kalinsky_core.report import ClipReport, JoinReport, RenderReport
+from kalinsky_core.report import ClipReport, JoinReport, RenderReport, RenderTimings
 
 #: How long a SQLite connection waits for another process's write lock, milliseconds.
 SQLITE_BUSY_MS = 5000
@@ -165,10 +165,14 @@ def _assembly(row: sa.Row[Any], its_clips: Iterable[Clip]) -> Assembly:
 
 
 def _report(text: str) -> RenderReport:
+    """A stored report; one stored before a field existed gets that field's default."""
     data = json.loads(text)
+    timings = data.get("timings")
     return RenderReport(
         clips=tuple(ClipReport(**clip) for clip in data["clips"]),
         joins=tuple(JoinReport(**join) for join in data["joins"]),
+        result_cached=data.get("result_cached"),
+        timings=None if timings is None else RenderTimings(**timings),
     )
 
 
