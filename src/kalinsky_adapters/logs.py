@@ -33,3 +33,5 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # the schema migrations at every start tell only of trouble (not of each plugin they load)
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
