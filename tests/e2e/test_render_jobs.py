@@ -269,3 +269,28 @@ def test_a_stopped_worker_hands_its_renders_back_at_once(
             second.stop()
     finally:
         server.stop()
+
+
+def test_two_api_processes_share_the_records_and_each_streams_what_a_worker_renders(
+    tmp_path: Path, sources_dir: Path, postgres_url: str
+) -> None:
+    from test_events import Follower
+
+    env = {"KALINSKY_WORKERS": "0", "KALINSKY_DATABASE_URL": postgres_url}
+    first, second = Server(tmp_path, env=env), Server(tmp_path, env={**env, "KALINSKY_AUTO_REINDEX": "false"})
+    try:
+        following = Follower(second.url, until="finished")  # on the API that is not asked anything
+        with workers(tmp_path, 1, {"KALINSKY_DATABASE_URL": postgres_url}) as [worker]:
+            created = create(first.url)
+            assert assembly(second.url, created["id"])["status"] == "processing"
+            seen = following.wait()
+            kinds = [kind for kind, _ in seen]
+            assert kinds[0] == "ready" and kinds[-1] == "finished" and "progress" in kinds, kinds
+            workers_seen = {data["worker"] for kind, data in seen if kind == "progress"}
+            assert worker.name in workers_seen, workers_seen
+            assert seen[-1][1]["status"] == "done" and seen[-1][1]["id"] == created["id"]
+            assert assembly(first.url, created["id"]) == assembly(second.url, created["id"])
+            worker.stop()
+    finally:
+        first.stop()
+        second.stop()
