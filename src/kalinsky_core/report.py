@@ -1,7 +1,10 @@
 """The report of a finished render: per clip the path its video took and its frames (planned, written, encoded at
-each cut end), and at every join where the video and the audio of the next clip start in the output."""
+each cut end), and at every join where the video and the audio of the next clip start in the output, and the
+errors found decoding the frames around it."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import attrs
 
@@ -9,14 +12,24 @@ from kalinsky_core.model import VideoPath
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 
 
+def _strings(messages: Iterable[str]) -> tuple[str, ...]:
+    return tuple(messages)
+
+
+def _string_lists(lists: Iterable[Iterable[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(messages) for messages in lists)
+
+
 @attrs.frozen
 class OutputMeasurements:
-    """What was measured in a finished output, by whoever wrote it: video frames per clip (in output order), and
-    where each clip after the first starts in the video and in the audio, seconds from the output's start."""
+    """What was measured in a finished output, by whoever wrote it: video frames per clip (in output order),
+    where each clip after the first starts in the video and in the audio, seconds from the output's start, and
+    per join the errors met decoding its frames (none measured: no errors)."""
 
     clip_frames: tuple[int, ...]
     video_starts: tuple[float, ...]
     audio_starts: tuple[float, ...]
+    decode_errors: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_string_lists)
 
 
 @attrs.frozen
@@ -33,13 +46,16 @@ class ClipReport:
 
 @attrs.frozen
 class JoinReport:
-    """The join before clip `pos`: planned at `at` seconds; where its video and audio really start."""
+    """The join before clip `pos`: planned at `at` seconds; where its video and audio really start; what the
+    decoder said of the frames around it (empty: they decode cleanly; reports stored before it was checked
+    have none)."""
 
     pos: int
     at: float
     video_start: float
     audio_start: float
     av_offset_ms: float  # audio start minus video start: > 0 means the sound comes late
+    decode_errors: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen
@@ -50,6 +66,10 @@ class RenderReport:
     @property
     def largest_offset_ms(self) -> float:
         return max((abs(join.av_offset_ms) for join in self.joins), default=0.0)
+
+    @property
+    def joins_with_decode_errors(self) -> int:
+        return sum(1 for join in self.joins if join.decode_errors)
 
 
 def _clip_report(segment: SegmentPlan, written: int) -> ClipReport:
@@ -71,11 +91,14 @@ def _clip_report(segment: SegmentPlan, written: int) -> ClipReport:
 def render_report(plan: RenderPlan, measured: OutputMeasurements) -> RenderReport:
     """The plan's figures beside those measured in its output."""
     clips = tuple(_clip_report(segment, written) for segment, written in zip(plan.segments, measured.clip_frames))
+    errors = measured.decode_errors + ((),) * (len(measured.video_starts) - len(measured.decode_errors))
     joins = tuple(
         JoinReport(
             pos=segment.pos, at=round(segment.output_offset, 6), video_start=round(video, 6),
-            audio_start=round(audio, 6), av_offset_ms=round((audio - video) * 1000, 3),
+            audio_start=round(audio, 6), av_offset_ms=round((audio - video) * 1000, 3), decode_errors=messages,
         )
-        for segment, video, audio in zip(plan.segments[1:], measured.video_starts, measured.audio_starts)
+        for segment, video, audio, messages in zip(
+            plan.segments[1:], measured.video_starts, measured.audio_starts, errors
+        )
     )
     return RenderReport(clips=clips, joins=joins)
