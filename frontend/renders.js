@@ -321,7 +321,7 @@ function reportDetails(assembly) {
 }
 
 function joinTable(joins) {
-  const head = ["join before #", "at", "A/V offset", "decoding around it"];
+  const head = ["before #", "at", "A/V", "decoding around it"];
   return h(
     "table",
     { class: "render-report-joins small" },

@@ -111,7 +111,10 @@ class WebhookSender:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, verify=self.verify)
+            # No connection is kept: one made (and its TLS checked) for a name must not carry another name's
+            # notice to the same address.
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, verify=self.verify,
+                                             limits=httpx.Limits(max_keepalive_connections=0))
         return self._client
 
     async def _deliver(self, assembly: Assembly, callback: Callback) -> None:
@@ -155,9 +158,14 @@ class WebhookSender:
                    "X-Kalinsky-Timestamp": str(timestamp)}
         if self.secret:
             headers["X-Kalinsky-Signature"] = signature(self.secret, timestamp, body)
-        target = httpx.URL(url)
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL as error:
+            return f"not a URL: {error}"
         try:
             addresses = await self._addresses(target)
+        except TimeoutError:
+            return f"cannot resolve {target.host} within {self.timeout:g} s"
         except (OSError, UnicodeError, ValueError) as error:
             return f"cannot resolve {target.host}: {error}"
         host = target.raw_host.decode("ascii")
@@ -183,7 +191,10 @@ class WebhookSender:
     async def _addresses(self, url: httpx.URL) -> list[IpAddress]:
         host = url.raw_host.decode("ascii")
         port = url.port or (443 if url.scheme == "https" else 80)
-        addresses = [ipaddress.ip_address(host)] if _is_address(host) else await self.resolver(host, port)
+        if _is_address(host):
+            addresses: list[IpAddress] = [ipaddress.ip_address(host)]
+        else:
+            addresses = await asyncio.wait_for(self.resolver(host, port), self.timeout)
         if not self.allow_private:
             for address in addresses:  # one bad answer refuses the name: it may be the one a retry gets
                 refused = refused_address(address)
