@@ -116,6 +116,14 @@ def test_a_damaged_gop_after_a_join_is_reported_at_that_join(client: TestClient,
     assert frames[:60] == [*range(30), *range(60, 90)] and frames[60:64] != [30, 31, 32, 33], frames[60:]
 
 
+def test_a_file_that_cannot_be_decoded_at_all_says_so_at_every_join(tmp_path: Path) -> None:
+    unreadable = tmp_path / "result.mp4"
+    unreadable.write_bytes(b"not a video" * 100)
+    found = asyncio.run(decode_errors_around(FFPROBE, unreadable, [1.0, 2.0]))
+    assert found == (("not decoded: Invalid data found when processing input",),) * 2  # and no path in it
+    assert asyncio.run(decode_errors_around(FFPROBE, unreadable, [])) == ()
+
+
 def test_the_report_schema_documents_the_decode_errors(client: TestClient) -> None:
     components = client.get("/api/schema/openapi.json").json()["components"]["schemas"]
     join = components["JoinReport"]

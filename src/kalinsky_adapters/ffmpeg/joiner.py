@@ -139,6 +139,7 @@ class FfmpegConcatenator:
 
 
 _INTERVAL = re.compile(r"Processing read interval id:(\d+)")
+_LEVEL = re.compile(r"\[(?:quiet|panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 _ERROR = re.compile(r"^(?:\[([^\]@]+?) @ 0x[0-9a-fA-F]+\] )?\[(?:error|fatal|panic)\] ?(.*)$")
 
 
@@ -167,11 +168,11 @@ async def decode_errors_around(
         elif (error := _ERROR.match(line.strip())) and current is not None and current < len(found):
             context, text = error.group(1), error.group(2).strip()
             message = text if context in (None, "NULL") else f"{context}: {text}"
-            found[current].append(message[:DECODE_ERROR_LENGTH])
+            found[current].append(process.without_path(message, path)[:DECODE_ERROR_LENGTH])
     if done.returncode != 0:
-        last = done.stderr_tail.splitlines()[-1:] or ["ffprobe failed"]
+        last = [_LEVEL.sub("", line) for line in done.stderr_tail.splitlines()[-1:]] or ["ffprobe failed"]
         for n in set(range(len(times))) - reached:
-            found[n].append(f"not decoded: {last[0]}"[:DECODE_ERROR_LENGTH])
+            found[n].append(process.without_path(f"not decoded: {last[0]}", path)[:DECODE_ERROR_LENGTH])
     return tuple(_few(messages) for messages in found)
 
 
