@@ -93,7 +93,8 @@ export const canDelete = (assembly) => assembly.status !== "processing";
 
 const PATH_WORDS = { copy: "copied", smart: "smart-cut", reencode: "re-encoded" };
 
-/** One line on what a finished render did: how its clips were made, the frames written, the A/V at its joins. */
+/** One line on what a finished render did: how its clips were made, the frames written, the A/V at its joins
+ *  and whether the frames around them decode cleanly. */
 export function reportSummary(report) {
   const counts = {};
   for (const clip of report.clips) counts[clip.video] = (counts[clip.video] ?? 0) + 1;
@@ -105,7 +106,7 @@ export function reportSummary(report) {
   const clips = `${report.clips.length} clip${report.clips.length === 1 ? "" : "s"}`;
   const frames = written === planned ? `all ${planned} frames written` : `${written} of ${planned} frames written`;
   const joins = report.joins.length
-    ? `A/V within ${Math.abs(report.largest_offset_ms).toFixed(1)} ms at ${report.joins.length} join${report.joins.length === 1 ? "" : "s"}`
+    ? `A/V within ${Math.abs(report.largest_offset_ms).toFixed(1)} ms at ${report.joins.length} join${report.joins.length === 1 ? "" : "s"} · ${decodeSummary(report.joins)}`
     : "no joins";
   return `${clips} (${paths.join(", ")}) · ${frames} · ${joins}`;
 }
@@ -142,6 +143,25 @@ export function clipCacheText(clip) {
   if (clip.cache !== "partial") return "–";
   const sound = clip.sound_cached ? " and the sound" : "";
   return `${clip.pieces_cached} of ${plural(clip.pieces, "piece")}${sound} cached`;
+}
+
+const decodeErrors = (join) => join.decode_errors ?? [];
+
+function decodeSummary(joins) {
+  const broken = joins.filter((join) => decodeErrors(join).length).length;
+  if (!broken) return "all joins decode cleanly";
+  return `${broken} join${broken === 1 ? "" : "s"} with decode errors`;
+}
+
+/** A row of the report's join table, as text cells: the clip it starts, where, the A/V offset, the decoding. */
+export function joinRow(join) {
+  const errors = decodeErrors(join);
+  return [
+    String(join.pos),
+    `${join.at.toFixed(3)} s`,
+    `${join.av_offset_ms.toFixed(1)} ms`,
+    errors.length ? errors.join("; ") : "clean",
+  ];
 }
 
 /** A row of the report's clip table, as text cells. */
@@ -331,9 +351,30 @@ function reportDetails(assembly) {
         h("thead", {}, h("tr", {}, head.map((cell) => h("th", { scope: "col" }, cell)))),
         h("tbody", {}, data.clips.map((clip) => h("tr", {}, reportRow(clip).map((cell) => h("td", {}, cell))))),
       ),
+      data.joins.length ? joinTable(data.joins) : null,
     );
   });
   return details;
+}
+
+function joinTable(joins) {
+  const head = ["before #", "at", "A/V", "decoding around it"];
+  return h(
+    "table",
+    { class: "render-report-joins small" },
+    h("thead", {}, h("tr", {}, head.map((cell) => h("th", { scope: "col" }, cell)))),
+    h(
+      "tbody",
+      {},
+      joins.map((join) =>
+        h(
+          "tr",
+          { class: decodeErrors(join).length ? "render-report-broken" : null },
+          joinRow(join).map((cell) => h("td", {}, cell)),
+        ),
+      ),
+    ),
+  );
 }
 
 function resultBody(assembly, position) {

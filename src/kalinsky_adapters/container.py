@@ -190,7 +190,8 @@ class Container(containers.DeclarativeContainer):
         services.SourceLibrary, prober, repo, index_lock, proxies, on_reindexed=metrics.provided.reindexed
     )
     desk = providers.Singleton(
-        services.AssemblyDesk, repo, rules, queue, files, renderer, on_finished=notices.provided.publish
+        services.AssemblyDesk, repo, rules, queue, files, renderer, on_finished=notices.provided.publish,
+        private_callbacks=settings.provided.webhook_allow_private,
     )
 
     # What the web app shows of sources and assemblies besides the API's JSON.

@@ -53,10 +53,10 @@ class Completed:
     output: bytes = attrs.field(default=b"", repr=False)  # stdout as it came, with `binary` (stdout is "" then)
 
 
-async def _drain_stderr(stream: asyncio.StreamReader) -> str:
+async def _drain_stderr(stream: asyncio.StreamReader, keep: int) -> str:
     tail = b""
     while chunk := await stream.read(65536):
-        tail = (tail + chunk)[-STDERR_TAIL:]
+        tail = (tail + chunk)[-keep:]
     return tail.decode(errors="replace")
 
 
@@ -79,22 +79,28 @@ async def run(
     on_progress_seconds: Callable[[float], Awaitable[None]] | None = None,
     nice: int = 0,
     binary: bool = False,
+    stderr_kept: int = STDERR_TAIL,
 ) -> Completed:
     """Run a command to the end. With `on_progress_seconds`, stdout is ffmpeg's progress stream; `nice` lowers
-    its CPU priority (work that may wait for others); with `binary`, stdout is kept as bytes in `output`.
+    its CPU priority (work that may wait for others); with `binary`, stdout is kept as bytes in `output`;
+    the last `stderr_kept` bytes of stderr are kept in `stderr_tail`.
 
     If the caller is cancelled, the process gets SIGTERM (ffmpeg then closes its output), then SIGKILL.
     """
     program = _program(argv)
     _RUNNING[program] += 1
     try:
-        return await _run(argv, on_progress_seconds, nice, binary)
+        return await _run(argv, on_progress_seconds, nice, binary, stderr_kept)
     finally:
         _RUNNING[program] -= 1
 
 
 async def _run(
-    argv: Sequence[str], on_progress_seconds: Callable[[float], Awaitable[None]] | None, nice: int, binary: bool
+    argv: Sequence[str],
+    on_progress_seconds: Callable[[float], Awaitable[None]] | None,
+    nice: int,
+    binary: bool,
+    stderr_kept: int,
 ) -> Completed:
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -111,7 +117,7 @@ async def _run(
         stdout_reader = asyncio.ensure_future(process.stdout.read())
     else:
         stdout_reader = asyncio.ensure_future(_read_progress(process.stdout, on_progress_seconds))
-    stderr_reader = asyncio.ensure_future(_drain_stderr(process.stderr))
+    stderr_reader = asyncio.ensure_future(_drain_stderr(process.stderr, stderr_kept))
     try:
         out, err = await asyncio.gather(stdout_reader, stderr_reader)
         returncode = await process.wait()

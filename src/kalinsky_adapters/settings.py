@@ -69,6 +69,8 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per log line
     keep_days: float | None = None  # finished renders older than this are deleted; None keeps them all
     webhook_secret: str | None = None  # signs webhook deliveries (HMAC-SHA256)
+    #: Webhooks may go to loopback, link-local, private and other non-global addresses (receivers on the LAN).
+    webhook_allow_private: bool = False
     webhook_first_retry: float = 5.0  # seconds before the first retry of a failed delivery; then doubling
     webhook_retry_window: float = 600.0  # retries stop once their delays add up to this
     webhook_timeout: float = 10.0  # seconds one delivery attempt may take
@@ -223,6 +225,7 @@ class Settings:
             log_format=choice("LOG_FORMAT", "text", LOG_FORMATS),
             keep_days=days("KEEP_DAYS"),
             webhook_secret=raw("WEBHOOK_SECRET"),
+            webhook_allow_private=boolean("WEBHOOK_ALLOW_PRIVATE", False),
             allowed_hosts=host_list("ALLOWED_HOSTS"),
             api_token=token("API_TOKEN"),
             workers=None if raw("WORKERS") is None else integer("WORKERS", 0, 0),

@@ -3,7 +3,14 @@ each attempt's outcome stored with the assembly. Deliveries run in background ta
 dead receiver never holds up a request or a render.
 
 Receivers check `X-Kalinsky-Signature: sha256=<hex>`, the HMAC-SHA256 of `<X-Kalinsky-Timestamp>.<body>` keyed
-with the shared secret, and refuse timestamps too far from their clock (replays).
+with the shared secret, and refuse timestamps too far from their clock (replays); without a secret, deliveries
+are unsigned.
+
+A webhook cannot be turned against the network the service runs in: the callback's host name is resolved at each
+attempt, and unless private receivers are allowed, a delivery to any loopback, link-local (cloud metadata),
+private, multicast or other non-global address is refused, for good (the assembly's callback fails, saying why).
+The connection then goes to the very address checked (the URL's name kept in the Host header and for TLS: SNI
+and certificate checks), so a name that resolves elsewhere a moment later (DNS rebinding) changes nothing.
 """
 
 from __future__ import annotations
@@ -11,17 +18,34 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
+import socket
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 import httpx
 
-from kalinsky_core.model import Assembly, Callback, CallbackStatus
+from kalinsky_core.model import Assembly, Callback, CallbackStatus, IpAddress, refused_address
 from kalinsky_core.ports import AssemblyRepo
 
 log = logging.getLogger(__name__)
+
+#: Resolves a host name and port to the addresses a connection may go to, in the order to try them.
+Resolver = Callable[[str, int], Awaitable[list[IpAddress]]]
+
+
+async def resolve(host: str, port: int) -> list[IpAddress]:
+    """The system resolver's addresses for `host` (TCP), in its order, each once."""
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+    return list(dict.fromkeys(addresses))
+
+
+class Refused(Exception):
+    """A delivery that must not be made (the message says why): never retried."""
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -50,6 +74,9 @@ class WebhookSender:
     first_retry: float = 5.0
     retry_window: float = 600.0
     timeout: float = 10.0
+    allow_private: bool = False  # deliveries to loopback, private and other non-global addresses too
+    resolver: Resolver = resolve
+    verify: ssl.SSLContext | bool = True  # TLS certificates: checked against the system's CAs by default
     _tasks: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
     _client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 
@@ -84,7 +111,10 @@ class WebhookSender:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+            # No connection is kept: one made (and its TLS checked) for a name must not carry another name's
+            # notice to the same address.
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, verify=self.verify,
+                                             limits=httpx.Limits(max_keepalive_connections=0))
         return self._client
 
     async def _deliver(self, assembly: Assembly, callback: Callback) -> None:
@@ -93,7 +123,15 @@ class WebhookSender:
         attempts = callback.attempts
         for retry in range(len(delays) + 1):
             attempts += 1
-            error = await self._attempt(callback.url, body)
+            try:
+                error = await self._attempt(callback.url, body)
+            except Refused as refused:
+                await self.repo.save_callback(
+                    assembly.id, attrs.evolve(callback, status=CallbackStatus.FAILED, attempts=attempts,
+                                              last_error=str(refused)),
+                )
+                log.warning("not telling %s about %s: %s", callback.url, assembly.id, refused)
+                return
             if error is None:
                 await self.repo.save_callback(
                     assembly.id, attrs.evolve(callback, status=CallbackStatus.DELIVERED, attempts=attempts,
@@ -113,18 +151,61 @@ class WebhookSender:
             await asyncio.sleep(delays[retry])
 
     async def _attempt(self, url: str, body: bytes) -> str | None:
-        """One POST; None when the receiver took it (2xx), else what went wrong."""
+        """One POST; None when the receiver took it (2xx), else what went wrong. Refused when the URL's host is,
+        or resolves to, an address deliveries may not go to."""
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", "User-Agent": "kalinsky-webhook",
                    "X-Kalinsky-Timestamp": str(timestamp)}
         if self.secret:
             headers["X-Kalinsky-Signature"] = signature(self.secret, timestamp, body)
         try:
-            response = await self.client.post(url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return f"no answer within {self.timeout:g} s"
-        except httpx.HTTPError as error:
-            return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        if 200 <= response.status_code < 300:
-            return None
-        return f"HTTP {response.status_code}"
+            target = httpx.URL(url)
+        except httpx.InvalidURL as error:
+            return f"not a URL: {error}"
+        try:
+            addresses = await self._addresses(target)
+        except TimeoutError:
+            return f"cannot resolve {target.host} within {self.timeout:g} s"
+        except (OSError, UnicodeError, ValueError) as error:
+            return f"cannot resolve {target.host}: {error}"
+        host = target.raw_host.decode("ascii")
+        extensions = {} if _is_address(host) or target.scheme != "https" else {"sni_hostname": host}
+        headers["Host"] = target.netloc.decode("ascii")
+        error_text = f"{host} has no address"
+        for address in addresses:  # each checked: the connection goes to the address itself
+            try:
+                response = await self.client.post(target.copy_with(host=str(address)), content=body,
+                                                  headers=headers, extensions=extensions)
+            except httpx.TimeoutException:
+                return f"no answer within {self.timeout:g} s"
+            except httpx.ConnectError as error:
+                error_text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                continue  # the next address, as a connection to the name would
+            except httpx.HTTPError as error:
+                return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            if 200 <= response.status_code < 300:
+                return None
+            return f"HTTP {response.status_code}"
+        return error_text
+
+    async def _addresses(self, url: httpx.URL) -> list[IpAddress]:
+        host = url.raw_host.decode("ascii")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if _is_address(host):
+            addresses: list[IpAddress] = [ipaddress.ip_address(host)]
+        else:
+            addresses = await asyncio.wait_for(self.resolver(host, port), self.timeout)
+        if not self.allow_private:
+            for address in addresses:  # one bad answer refuses the name: it may be the one a retry gets
+                refused = refused_address(address)
+                if refused is not None:
+                    raise Refused(refused)
+        return addresses
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

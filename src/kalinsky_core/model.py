@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import urllib.parse
 from collections.abc import Iterable
 from fractions import Fraction
@@ -216,16 +217,62 @@ class Callback:
     last_error: str | None = None
 
 
-def callback_url_problem(url: str) -> str | None:
-    """Why `url` cannot be a callback URL (only absolute http and https URLs with a host can), or None."""
+#: The setting that lets webhooks reach receivers on private, loopback and other non-global addresses.
+ALLOW_PRIVATE_SETTING = "KALINSKY_WEBHOOK_ALLOW_PRIVATE"
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def address_kind(address: IpAddress) -> str | None:
+    """What kind of address `address` is when a webhook must not go there unless private receivers are allowed
+    ("a loopback address"), or None for a global unicast address. Refused: loopback, link-local (169.254.0.0/16,
+    where clouds answer metadata), private (RFC 1918, fc00::/7), multicast, unspecified, reserved and other
+    non-global addresses (shared 100.64.0.0/10, documentation ranges...); IPv4 inside IPv6 is judged as IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address_kind(address.ipv4_mapped)
+        if address in _NAT64:
+            return address_kind(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    kinds = [
+        ("an unspecified", address.is_unspecified),
+        ("a loopback", address.is_loopback),
+        ("a link-local", address.is_link_local),
+        ("a multicast", address.is_multicast),
+        ("a private", address.is_private),
+        ("a reserved", address.is_reserved),
+        ("a non-global", not address.is_global),
+    ]
+    return next((f"{name} address" for name, found in kinds if found), None)
+
+
+def refused_address(address: IpAddress) -> str | None:
+    """Why a delivery to `address` is refused, saying how to allow it; None for a global unicast address."""
+    kind = address_kind(address)
+    return None if kind is None else f"refused: {address} is {kind}; set {ALLOW_PRIVATE_SETTING}=true to allow"
+
+
+def callback_url_problem(url: str, *, allow_private: bool = False) -> str | None:
+    """Why `url` cannot be a callback URL (only absolute http and https URLs with a host can, and unless
+    `allow_private`, none whose host is a non-global IP address), or None. Host names are checked where they
+    lead when a notice is sent."""
     try:
         parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # a port out of range is a ValueError
     except ValueError:
         return "callback_url is not a URL"
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return "callback_url must be an http or https URL"
     if any(character.isspace() or ord(character) < 32 for character in url):
         return "callback_url must not contain spaces or control characters"
+    if not allow_private:
+        try:
+            address = ipaddress.ip_address(parts.hostname.split("%")[0])
+        except ValueError:
+            return None
+        kind = address_kind(address)
+        if kind is not None:
+            return f"callback_url must not point at {kind} ({address}); set {ALLOW_PRIVATE_SETTING}=true to allow"
     return None
 
 

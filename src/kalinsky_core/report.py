@@ -1,13 +1,14 @@
 """The report of a finished render: per clip the path its video took, its frames (planned, written, encoded at
 each cut end) and how many of its files the segment cache served; at every join where the video and the audio of
-the next clip start in the output; and how long the render took, step by step.
+the next clip start in the output, and the errors found decoding the frames around it; and how long the render
+took, step by step.
 
 Reports stored before a field existed load with its default: None where it means "not known"."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -15,14 +16,24 @@ from kalinsky_core.model import VideoPath
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 
 
+def _strings(messages: Iterable[str]) -> tuple[str, ...]:
+    return tuple(messages)
+
+
+def _string_lists(lists: Iterable[Iterable[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(messages) for messages in lists)
+
+
 @attrs.frozen
 class OutputMeasurements:
-    """What was measured in a finished output, by whoever wrote it: video frames per clip (in output order), and
-    where each clip after the first starts in the video and in the audio, seconds from the output's start."""
+    """What was measured in a finished output, by whoever wrote it: video frames per clip (in output order),
+    where each clip after the first starts in the video and in the audio, seconds from the output's start, and
+    per join the errors met decoding its frames (none measured: no errors)."""
 
     clip_frames: tuple[int, ...]
     video_starts: tuple[float, ...]
     audio_starts: tuple[float, ...]
+    decode_errors: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_string_lists)
 
 
 class CacheUse(str, enum.Enum):
@@ -64,13 +75,16 @@ class ClipReport:
 
 @attrs.frozen
 class JoinReport:
-    """The join before clip `pos`: planned at `at` seconds; where its video and audio really start."""
+    """The join before clip `pos`: planned at `at` seconds; where its video and audio really start; what the
+    decoder said of the frames around it (empty: they decode cleanly; reports stored before it was checked
+    have none)."""
 
     pos: int
     at: float
     video_start: float
     audio_start: float
     av_offset_ms: float  # audio start minus video start: > 0 means the sound comes late
+    decode_errors: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen
@@ -99,6 +113,10 @@ class RenderReport:
     @property
     def pieces(self) -> int:
         return sum(clip.pieces for clip in self.clips)
+
+    @property
+    def joins_with_decode_errors(self) -> int:
+        return sum(1 for join in self.joins if join.decode_errors)
 
     @property
     def pieces_cached(self) -> int | None:
@@ -147,11 +165,14 @@ def render_report(
         _clip_report(segment, written, served.get(segment.pos, ClipCache()))
         for segment, written in zip(plan.segments, measured.clip_frames)
     )
+    errors = measured.decode_errors + ((),) * (len(measured.video_starts) - len(measured.decode_errors))
     joins = tuple(
         JoinReport(
             pos=segment.pos, at=round(segment.output_offset, 6), video_start=round(video, 6),
-            audio_start=round(audio, 6), av_offset_ms=round((audio - video) * 1000, 3),
+            audio_start=round(audio, 6), av_offset_ms=round((audio - video) * 1000, 3), decode_errors=messages,
         )
-        for segment, video, audio in zip(plan.segments[1:], measured.video_starts, measured.audio_starts)
+        for segment, video, audio, messages in zip(
+            plan.segments[1:], measured.video_starts, measured.audio_starts, errors
+        )
     )
     return RenderReport(clips=clips, joins=joins, result_cached=result_cached, timings=timings)

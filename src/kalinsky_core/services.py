@@ -128,13 +128,15 @@ async def create_assembly(
     preview: bool = True,
     created: str | None = None,
     callback_url: str | None = None,
+    private_callbacks: bool = False,
 ) -> Assembly:
     """Validate the clips against the index and store a new, immutable assembly in `processing`.
 
     Each clip records how its video will be made (copied, smart-cut or re-encoded), as planned from the index.
-    With `callback_url`, that URL is to be told when the assembly finishes (InvalidCallback unless http(s)).
+    With `callback_url`, that URL is to be told when the assembly finishes (InvalidCallback unless http(s), or
+    when it names a non-global IP address and `private_callbacks` are not allowed).
     """
-    problem = None if callback_url is None else callback_url_problem(callback_url)
+    problem = None if callback_url is None else callback_url_problem(callback_url, allow_private=private_callbacks)
     if problem is not None:
         raise InvalidCallback(problem)
     sources = await repo.list_sources()
@@ -493,6 +495,8 @@ class AssemblyDesk:
     renderer: Renderer | None = None
     #: Told of every assembly that a cancel finished (workers tell of the renders that end).
     on_finished: Callable[[Assembly], None] | None = None
+    #: Whether a callback URL may name a private, loopback or other non-global IP address.
+    private_callbacks: bool = False
 
     async def create(
         self,
@@ -505,7 +509,8 @@ class AssemblyDesk:
         """Store a new assembly, queued for a worker; it reaches the workers of a distributed queue only once
         submitted (`start` does both)."""
         return await create_assembly(
-            self.repo, self.rules, clips, name=name, preview=preview, callback_url=callback_url
+            self.repo, self.rules, clips, name=name, preview=preview, callback_url=callback_url,
+            private_callbacks=self.private_callbacks,
         )
 
     async def start(

@@ -275,11 +275,13 @@ class ClipReport(msgspec.Struct):
 
 class JoinReport(msgspec.Struct):
     """The join before clip `pos`, planned at `at` seconds: where that clip's video and audio start in the
-    output, and the audio's lead or lag (`av_offset_ms` > 0: the sound starts late)."""
+    output, the audio's lead or lag (`av_offset_ms` > 0: the sound starts late), and what the decoders said of
+    the output's frames around it (`decode_errors`, a few short messages; empty: they decode cleanly)."""
 
     at: float
     audio_start: float
     av_offset_ms: float
+    decode_errors: list[str]
     pos: int
     video_start: float
 
@@ -296,13 +298,14 @@ class RenderTimings(msgspec.Struct):
 
 
 class RenderReport(msgspec.Struct):
-    """What a finished render did at every clip and every join; `largest_offset_ms` sums it up. `pieces` and
-    `pieces_cached`: the video pieces of all clips and how many the cache served; `result_cached`: whether the
-    joined result was taken whole from the cache (an identical render before); `timings` (null for renders
-    reported before they were timed)."""
+    """What a finished render did at every clip and every join; `largest_offset_ms` and
+    `joins_with_decode_errors` sum it up. `pieces` and `pieces_cached`: the video pieces of all clips and how many
+    the cache served; `result_cached`: whether the joined result was taken whole from the cache (an identical
+    render before); `timings` (null for renders reported before they were timed)."""
 
     clips: list[ClipReport]
     joins: list[JoinReport]
+    joins_with_decode_errors: int
     largest_offset_ms: float
     pieces: int
     pieces_cached: int | None
@@ -323,10 +326,11 @@ class RenderReport(msgspec.Struct):
                 for c in report.clips
             ],
             joins=[
-                JoinReport(at=j.at, audio_start=j.audio_start, av_offset_ms=j.av_offset_ms, pos=j.pos,
-                           video_start=j.video_start)
+                JoinReport(at=j.at, audio_start=j.audio_start, av_offset_ms=j.av_offset_ms,
+                           decode_errors=list(j.decode_errors), pos=j.pos, video_start=j.video_start)
                 for j in report.joins
             ],
+            joins_with_decode_errors=report.joins_with_decode_errors,
             largest_offset_ms=report.largest_offset_ms,
             pieces=report.pieces,
             pieces_cached=report.pieces_cached,

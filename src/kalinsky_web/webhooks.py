@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -12,6 +13,8 @@ from kalinsky_adapters.webhooks import WebhookSender
 from kalinsky_core.model import Assembly
 from kalinsky_core.services import AssemblyDesk
 from kalinsky_web import schemas
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -30,7 +33,11 @@ async def delivering(container: Container, desk: AssemblyDesk) -> AsyncIterator[
         first_retry=settings.webhook_first_retry,
         retry_window=settings.webhook_retry_window,
         timeout=settings.webhook_timeout,
+        allow_private=settings.webhook_allow_private,
     )
+    if not settings.webhook_secret:
+        log.warning("KALINSKY_WEBHOOK_SECRET is not set: webhook deliveries (callback_url) are unsigned, and "
+                    "receivers cannot tell them from forgeries")
     unsubscribe = notices.subscribe(sender.finished)
     await sender.resume(await desk.all())
     try:

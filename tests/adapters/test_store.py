@@ -30,7 +30,9 @@ from kalinsky_core.report import CacheUse, ClipReport, JoinReport, RenderReport,
 REPORT = RenderReport(
     clips=(ClipReport(pos=1, filename="a.mp4", video="smart", frames_planned=90, frames_written=90,
                       frames_copied=72, encoded_at_start=15, encoded_at_end=3),),
-    joins=(JoinReport(pos=2, at=3.0, video_start=3.0, audio_start=3.001, av_offset_ms=1.0),),
+    joins=(JoinReport(pos=2, at=3.0, video_start=3.0, audio_start=3.001, av_offset_ms=1.0),
+           JoinReport(pos=3, at=4.0, video_start=4.0, audio_start=4.0, av_offset_ms=0.0,
+                      decode_errors=("h264: no frame!", "missing picture in access unit with size 60"))),
 )
 
 
@@ -253,6 +255,23 @@ async def test_a_report_stored_before_cache_figures_and_timings_loads_with_none_
         loaded = await repo.get_report(stored.id)
     assert loaded == REPORT and (loaded.result_cached, loaded.timings, loaded.pieces_cached) == (None, None, None)
     assert (loaded.clips[0].cache, loaded.clips[0].pieces, loaded.clips[0].sound_cached) == (CacheUse.NONE, 0, None)
+
+
+async def test_a_report_stored_before_joins_were_decoded_loads_with_no_decode_errors(tmp_path: Path) -> None:
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        stored = await added(repo)
+        assert await repo.finish(stored.completed(3.0), REPORT)
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        (text,) = db.execute("SELECT report FROM reports").fetchone()
+        old = json.loads(text)
+        assert [join.pop("decode_errors") for join in old["joins"]] == [
+            [], ["h264: no frame!", "missing picture in access unit with size 60"]]
+        db.execute("UPDATE reports SET report = ?", (json.dumps(old),))
+    async with SqliteRepo(tmp_path / "k.db") as repo:
+        loaded = await repo.get_report(stored.id)
+    assert loaded is not None and [join.decode_errors for join in loaded.joins] == [(), ()]
+    assert loaded.joins_with_decode_errors == 0 and REPORT.joins_with_decode_errors == 1
+    assert attrs.evolve(loaded, joins=REPORT.joins) == REPORT  # all else as it was
 
 
 async def test_a_database_url_can_be_given_on_the_command_line(postgres_url: str) -> None:

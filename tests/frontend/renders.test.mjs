@@ -16,6 +16,7 @@ import {
   phaseText,
   outcomeText,
   percentDone,
+  joinRow,
   reportRow,
   reportSummary,
   pollDelay,
@@ -137,13 +138,18 @@ test("a render's report reads as one line and a row per clip", () => {
       { pos: 2, filename: "b.mov", video: "reencode", frames_planned: 24, frames_written: 24, encoded_at_start: 24, encoded_at_end: 0 },
       { pos: 3, filename: "a.mp4", video: "smart", frames_planned: 30, frames_written: 29, encoded_at_start: 3, encoded_at_end: 1 },
     ],
-    joins: [{ av_offset_ms: 0.4 }, { av_offset_ms: -1.25 }],
+    joins: [
+      { pos: 2, at: 3, av_offset_ms: 0.4, decode_errors: [] },
+      { pos: 3, at: 3.8, av_offset_ms: -1.25, decode_errors: [] },
+    ],
     largest_offset_ms: -1.25,
   };
   assert.equal(
     reportSummary(report),
-    "3 clips (2 smart-cut, 1 re-encoded) · 143 of 144 frames written · A/V within 1.3 ms at 2 joins",
+    "3 clips (2 smart-cut, 1 re-encoded) · 143 of 144 frames written · A/V within 1.3 ms at 2 joins" +
+      " · all joins decode cleanly",
   );
+  assert.deepEqual(joinRow(report.joins[1]), ["3", "3.800 s", "-1.3 ms", "clean"]);
   assert.deepEqual(reportRow(report.clips[0]), ["1", "a.mp4", "smart-cut", "90 / 90", "15 + 0", "–"]);
   const one = { clips: [report.clips[1]], joins: [], largest_offset_ms: 0 };
   assert.equal(reportSummary(one), "1 clip (1 re-encoded) · all 24 frames written · no joins");
@@ -177,4 +183,23 @@ test("the report tells what the cache served and how long the render took", () =
   ]);
   assert.equal(clipCacheText(uncached[0]), "–");
   assert.equal(clipCacheText({}), "–");
+});
+
+test("a report says which joins do not decode cleanly, and what the decoder said", () => {
+  const clip = { pos: 1, filename: "a.mp4", video: "copy", frames_planned: 30, frames_written: 30, encoded_at_start: 0, encoded_at_end: 0 };
+  const broken = ["h264: no frame!", "missing picture in access unit with size 60"];
+  const joins = [
+    { pos: 2, at: 1, av_offset_ms: 0, decode_errors: broken },
+    { pos: 3, at: 2, av_offset_ms: 0, decode_errors: [] },
+    { pos: 4, at: 3, av_offset_ms: 0, decode_errors: ["aac: Input buffer exhausted before END element found"] },
+  ];
+  const report = { clips: [1, 2, 3, 4].map((pos) => ({ ...clip, pos })), joins, largest_offset_ms: 0 };
+  assert.equal(
+    reportSummary(report),
+    "4 clips (4 copied) · all 120 frames written · A/V within 0.0 ms at 3 joins · 2 joins with decode errors",
+  );
+  assert.equal(reportSummary({ ...report, joins: joins.slice(0, 1) }).split(" · ").at(-1), "1 join with decode errors");
+  assert.deepEqual(joinRow(joins[0]), ["2", "1.000 s", "0.0 ms", "h264: no frame!; missing picture in access unit with size 60"]);
+  // a report stored before joins were decoded has no messages: nothing was found
+  assert.equal(joinRow({ pos: 2, at: 1, av_offset_ms: 0 })[3], "clean");
 });

@@ -5,6 +5,9 @@ once complete, and once every source it was read from is checked to be still the
 while it was read fails the render instead), and its duration is measured in the file. With a segment cache, a
 join of pieces that all came from it (or were put in it) is itself cached: the same assembly rendered again is not
 joined again. The join and the measuring are timed (wall clock) for the render's report.
+
+Around every join the output's frames (video and audio) are decoded once more, a short window from the keyframe
+before it, all joins in one ffprobe: what the decoders say there goes into the render's report.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import functools
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +37,15 @@ from kalinsky_core.errors import RenderFailed
 from kalinsky_core.plan import RenderPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.report import OutputMeasurements
+
+#: Seconds decoded on each side of a join when it is checked (from the keyframe before the window).
+JOIN_DECODE_WINDOW = 0.25
+#: At most this many messages are kept per join; the last one counts those left out.
+MAX_DECODE_ERRORS = 5
+#: Characters kept of one message.
+DECODE_ERROR_LENGTH = 160
+#: Bytes of ffprobe's log read for the check (a few lines per join; a badly damaged file says much more).
+DECODE_LOG_KEPT = 8 << 20
 
 
 @attrs.define
@@ -97,6 +110,7 @@ class FfmpegConcatenator:
         half_frame = 0.5 / float(plan.output.fps)
         clip_frames, video_starts, audio_starts = [], [], []
         sound_end = audio_origin
+        join_times = []
         for n, segment in enumerate(plan.segments):
             begin, end = segment.output_offset - half_frame, segment.output_offset + segment.duration - half_frame
             clip_frames.append(sum(1 for t in times if begin <= t - origin < end))
@@ -104,9 +118,11 @@ class FfmpegConcatenator:
                 first = sum(clip_frames[:n])
                 video_starts.append(times[first] - origin if first < len(times) else math.nan)
                 audio_starts.append(sound_end)
+                join_times.append(origin + (video_starts[-1] if first < len(times) else segment.output_offset))
             sound_end += float(lengths[n].get("format", {}).get("duration", "nan"))
         return OutputMeasurements(
-            clip_frames=tuple(clip_frames), video_starts=tuple(video_starts), audio_starts=tuple(audio_starts)
+            clip_frames=tuple(clip_frames), video_starts=tuple(video_starts), audio_starts=tuple(audio_starts),
+            decode_errors=await decode_errors_around(self.ffprobe, output, join_times),
         )
 
     async def _probe(self, entries: list[str], path: Path) -> dict[str, Any]:
@@ -128,6 +144,52 @@ class FfmpegConcatenator:
         if not math.isfinite(duration):
             raise RenderFailed("the joined output has no duration")
         return duration
+
+
+_INTERVAL = re.compile(r"Processing read interval id:(\d+)")
+_LEVEL = re.compile(r"\[(?:quiet|panic|fatal|error|warning|info|verbose|debug|trace)\] ")
+_ERROR = re.compile(r"^(?:\[([^\]@]+?) @ 0x[0-9a-fA-F]+\] )?\[(?:error|fatal|panic)\] ?(.*)$")
+
+
+async def decode_errors_around(
+    ffprobe: str, path: Path, times: Sequence[float], window: float = JOIN_DECODE_WINDOW
+) -> tuple[tuple[str, ...], ...]:
+    """Per time (seconds, in the file's own timestamps), the errors met decoding the file's streams from `window`
+    before it to `window` after it; decoding starts at the keyframe before, as any player seeking there would.
+    One ffprobe reads all the windows in turn (its read intervals), and tells in its log where each begins, so
+    each message goes to its own time. At most MAX_DECODE_ERRORS short messages per time, repeats left out."""
+    if not times:
+        return ()
+    intervals = ",".join(f"{max(t - window, 0.0):.6f}%{t + window:.6f}" for t in times)
+    done = await process.run(
+        [ffprobe, "-hide_banner", "-loglevel", "repeat+level+verbose", "-count_frames",
+         "-show_entries", "stream=nb_read_frames", "-read_intervals", intervals, "-of", "json", file_url(path)],
+        stderr_kept=DECODE_LOG_KEPT,
+    )
+    found: list[list[str]] = [[] for _ in times]
+    reached: set[int] = set()
+    current: int | None = None
+    for line in done.stderr_tail.splitlines():
+        if interval := _INTERVAL.search(line):
+            current = int(interval.group(1))
+            reached.add(current)
+        elif (error := _ERROR.match(line.strip())) and current is not None and current < len(found):
+            context, text = error.group(1), error.group(2).strip()
+            message = text if context in (None, "NULL") else f"{context}: {text}"
+            found[current].append(process.without_path(message, path)[:DECODE_ERROR_LENGTH])
+    if done.returncode != 0:
+        last = [_LEVEL.sub("", line) for line in done.stderr_tail.splitlines()[-1:]] or ["ffprobe failed"]
+        for n in set(range(len(times))) - reached:
+            found[n].append(process.without_path(f"not decoded: {last[0]}", path)[:DECODE_ERROR_LENGTH])
+    return tuple(_few(messages) for messages in found)
+
+
+def _few(messages: list[str]) -> tuple[str, ...]:
+    distinct = list(dict.fromkeys(messages))
+    if len(distinct) <= MAX_DECODE_ERRORS:
+        return tuple(distinct)
+    kept = distinct[:MAX_DECODE_ERRORS - 1]
+    return (*kept, f"and {len(distinct) - len(kept)} other errors")
 
 
 def _start_time(probed: dict[str, Any], default: float) -> float:
