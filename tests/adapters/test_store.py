@@ -253,7 +253,8 @@ async def test_a_report_stored_before_cache_figures_and_timings_loads_with_none_
         db.execute("UPDATE reports SET report = ?", (json.dumps(old),))
     async with SqliteRepo(tmp_path / "k.db") as repo:
         loaded = await repo.get_report(stored.id)
-    assert loaded == REPORT and (loaded.result_cached, loaded.timings, loaded.pieces_cached) == (None, None, None)
+    assert loaded == attrs.evolve(REPORT, joins=REPORT.joins[:1])  # the old JSON had one join
+    assert (loaded.result_cached, loaded.timings, loaded.pieces_cached) == (None, None, None)
     assert (loaded.clips[0].cache, loaded.clips[0].pieces, loaded.clips[0].sound_cached) == (CacheUse.NONE, 0, None)
 
 
