@@ -32,7 +32,7 @@ from kalinsky_adapters.telemetry import Metrics
 from kalinsky_adapters.thumbnails import FfmpegThumbnailer
 from kalinsky_adapters.timeline import FfmpegTimeline
 from kalinsky_core import services
-from kalinsky_core.jobs import LocalQueue, LocalWorker, Renderer
+from kalinsky_core.jobs import Leases, LocalQueue, LocalWorker, Renderer
 from kalinsky_core.model import Assembly
 from kalinsky_core.ports import AssemblyRepo, RenderQueue
 
@@ -67,14 +67,16 @@ def gone_here(worker: str) -> bool:
 
 
 def make_renderer(
-    repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics, notices: FinishedNotices
+    settings: Settings, repo: AssemblyRepo, rendering: services.Rendering, metrics: Metrics, notices: FinishedNotices
 ) -> Renderer:
-    """What this process does with a render job it takes: render it (timed and logged), tell of its end."""
+    """What this process does with a render job it takes: render it (timed and logged), tell of its end. It
+    renews its lease a tenth of the lease's length apart (2 s for the default 20 s)."""
 
     async def render(claimed: Assembly, worker: str) -> Assembly | None:
         return await services.render_owned(claimed, repo, rendering, worker)
 
-    return Renderer(repo, metrics.observed(render), worker_name(), on_finished=notices.publish)
+    leases = Leases(seconds=settings.lease_seconds, beat=settings.lease_seconds / 10)
+    return Renderer(repo, metrics.observed(render), worker_name(), leases, on_finished=notices.publish)
 
 
 async def start_worker(
@@ -180,7 +182,7 @@ class Container(containers.DeclarativeContainer):
     )
     metrics = providers.Singleton(Metrics)
     notices = providers.Singleton(FinishedNotices)
-    renderer = providers.Singleton(make_renderer, repo, rendering, metrics, notices)
+    renderer = providers.Singleton(make_renderer, settings, repo, rendering, metrics, notices)
     worker = providers.Resource(start_worker, settings, repo, renderer, metrics, notices)
     queue = providers.Resource(open_queue, settings, repo, renderer, worker)
     index_lock = providers.Singleton(FileLock, providers.Callable(derived_dir, settings, "reindex.lock"))

@@ -78,6 +78,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: When set, every API and media request must carry it (`Authorization: Bearer ...`).
     api_token: str | None = None
+    #: Seconds a worker's hold on a render lasts unless renewed: how long a dead worker's render waits for another.
+    lease_seconds: float = 20.0
     #: Renders this process runs at once as a worker (`serve`, `worker`); None: `max_renders`; 0: none.
     workers: int | None = None
     #: The job queue that workers on other machines take renders from (SAQ on PostgreSQL); None: the
@@ -229,5 +231,6 @@ class Settings:
             allowed_hosts=host_list("ALLOWED_HOSTS"),
             api_token=token("API_TOKEN"),
             workers=None if raw("WORKERS") is None else integer("WORKERS", 0, 0),
+            lease_seconds=integer("LEASE_SECONDS", 20, 5),
             queue_url=queue("QUEUE_URL"),
         )
