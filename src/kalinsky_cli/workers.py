@@ -12,7 +12,6 @@ import signal
 import socket
 from typing import TYPE_CHECKING
 
-import attrs
 import click
 
 from kalinsky_cli import session
@@ -31,6 +30,8 @@ CHECK_WITHIN_S = 30.0
               help="Exit 0 if a worker on this host said it was alive in the last 30 s, else 1 (a healthcheck).")
 def worker(renders: int | None, check: bool) -> None:
     """Render queued assemblies from the shared database until SIGTERM or SIGINT."""
+    import attrs
+
     from kalinsky_adapters.logs import configure_logging
 
     settings = session.settings()
@@ -43,6 +44,8 @@ def worker(renders: int | None, check: bool) -> None:
 
 
 async def _alive_here(settings: Settings) -> bool:
+    import attrs
+
     from kalinsky_adapters.container import resolve
 
     async with session.opened(attrs.evolve(settings, workers=0)) as container:

@@ -526,9 +526,6 @@ class AssemblyDesk:
         await self.queue.submit(assembly.id)
         return assembly
 
-    async def submit(self, assembly_id: str) -> None:
-        await self.queue.submit(assembly_id)
-
     async def render(self, assembly_id: str) -> Assembly:
         """Render an assembly that is still processing, here and now, unless another worker holds it; its state
         afterwards (still `processing` while another worker renders it)."""

@@ -193,7 +193,8 @@ class SqlRepo:
         self._engine: AsyncEngine | None = None
         self._serial = asyncio.Lock()  # SQLite only: one transaction at a time on its one connection
         # PostgreSQL: this process's writes one at a time, in the order they were asked (they queue on the revision
-        # counter's row anyway), so that a write whose caller was cancelled cannot land after a later one
+        # counter's row anyway), so that a write whose caller was cancelled cannot land after a later one, nor after
+        # a later read
         self._writes = asyncio.Lock()
         self._in_flight: set[asyncio.Future[Any]] = set()
 
@@ -274,6 +275,9 @@ class SqlRepo:
                 await stack.enter_async_context(self._serial)
             elif write:
                 await stack.enter_async_context(self._writes)
+            else:
+                async with self._writes:  # a read sees the writes this process asked for before it
+                    pass
             await stack.enter_async_context(_storage_errors())
             connection = await stack.enter_async_context(self.engine.connect())
             if write and self.sqlite:
