@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -50,6 +51,19 @@ def find_executable(name: str, configured: str | None = None) -> str:
     raise FileNotFoundError(
         f"{name} not found: install it, put it on PATH, or set KALINSKY_{name.upper()}_BIN to its path"
     )
+
+
+@functools.cache
+def ffmpeg_options(ffmpeg: str) -> frozenset[str]:
+    """The options (without their dash) the ffmpeg at `ffmpeg` lists in its long help, asked once per binary: how
+    Kalinsky tells what a given ffmpeg can do (Debian's 5.1 lacks some of 6.0's). Empty when it cannot be asked."""
+    try:
+        listed = subprocess.run(
+            [ffmpeg, "-hide_banner", "-h", "long"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.split()[0][1:] for line in listed.splitlines() if line[:1] == "-" and line[1:2].isalpha())
 
 
 def find_font() -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kalinsky_adapters.binaries import find_executable
+from kalinsky_adapters.binaries import ffmpeg_options, find_executable
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -31,3 +31,16 @@ def test_a_configured_path_wins_then_the_path(monkeypatch: pytest.MonkeyPatch, t
     mine.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{VENV_BIN}")
     assert find_executable("ffprobe") == str(mine)
+
+
+def test_what_an_ffmpeg_can_do_is_asked_of_it_once(tmp_path: Path) -> None:
+    options = ffmpeg_options(find_executable("ffmpeg"))
+    assert {"display_rotation", "fps_mode", "stats_period", "autorotate", "enc_time_base"} <= options
+    assert "h" in options and "-h" not in options
+    asked = tmp_path / "asked"
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f"#!/bin/sh\necho >> {asked}\necho '-fps_mode  set framerate mode'\necho 'Advanced options:'\n")
+    fake.chmod(0o755)
+    assert ffmpeg_options(str(fake)) == ffmpeg_options(str(fake)) == frozenset({"fps_mode"})
+    assert asked.read_text() == "\n"  # once
+    assert ffmpeg_options(str(tmp_path / "missing")) == frozenset()

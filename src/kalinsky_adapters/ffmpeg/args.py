@@ -13,7 +13,7 @@ from pathlib import Path
 
 import attrs
 
-from kalinsky_adapters.binaries import find_font
+from kalinsky_adapters.binaries import ffmpeg_options, find_font
 from kalinsky_adapters.ffmpeg.codecs import CodecRules, EncoderSettings
 from kalinsky_adapters.ffmpeg.colour import SDR, Colour, conversion
 from kalinsky_adapters.process import file_url
@@ -77,10 +77,22 @@ class FfmpegCommands:
     audio_bitrate: str = "128k"
     font: str | None = None  # found on first preview render when not given
     find_font: Callable[[], str] = find_font
+    #: the options `ffmpeg` has, asked of it on first use (see `rotation_args`)
+    options: Callable[[str], frozenset[str]] = ffmpeg_options
 
     @functools.cached_property
     def _font(self) -> str:
         return self.font or self.find_font()
+
+    def rotation_args(self, rotation: int) -> tuple[list[str], list[str]]:
+        """Input and output options tagging a copied video stream with a display rotation (none for 0):
+        `-display_rotation` where ffmpeg has it (6.0 on), else (Debian's 5.1) the `rotate` tag, which its muxer
+        writes as the display matrix (6.0 still does, though deprecated)."""
+        if not rotation:
+            return [], []
+        if "display_rotation" in self.options(self.ffmpeg):
+            return ["-display_rotation", str(rotation)], []
+        return [], ["-metadata:s:v:0", f"rotate={rotation}"]
 
     def head(self) -> list[str]:
         return [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1",
@@ -213,13 +225,13 @@ class FfmpegCommands:
     def concat_command(self, plan: RenderPlan, video_list: Path, audio: Path, destination: Path) -> list[str]:
         """The join, copied; tagged with the display rotation its frames are stored for (pieces encoded from
         upright pictures carry none of their own)."""
-        rotation = ["-display_rotation", str(plan.output.rotation)] if plan.output.rotation else []
+        rotation, rotation_tag = self.rotation_args(plan.output.rotation)
         return [
             *self.head(),
             *rotation, "-f", "concat", "-safe", "0", "-i", file_url(video_list),
             "-i", file_url(audio),
             "-map", "0:v:0", "-map", "1:a:0",
-            "-c", "copy",
+            "-c", "copy", *rotation_tag,
             "-movflags", "+faststart",
             "-f", "mp4", file_url(destination),
         ]
