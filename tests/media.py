@@ -107,9 +107,18 @@ def rms(samples: list[int]) -> float:
     return (sum(s * s for s in samples) / max(len(samples), 1)) ** 0.5
 
 
+#: trace_headers' title of each parameter set → its kind, and the field holding its id (H.264's, then HEVC's)
+_PARAMETER_SETS = {
+    "Video Parameter Set": ("VPS", ("vps_video_parameter_set_id",)),
+    "Sequence Parameter Set": ("SPS", ("seq_parameter_set_id", "sps_seq_parameter_set_id")),
+    "Picture Parameter Set": ("PPS", ("pic_parameter_set_id", "pps_pic_parameter_set_id")),
+}
+
+
 def parameter_sets(path: Path) -> dict[tuple[str, int], list[tuple[tuple[str, str], ...]]]:
-    """Every H.264 SPS and PPS the video of `path` defines (in its sample entry and in-band), by kind and id, with
-    the distinct contents found under each: more than one content under one id is a redefinition."""
+    """Every parameter set the video of `path` defines (in its sample entry and in-band): H.264 SPS and PPS, HEVC
+    VPS, SPS and PPS, by kind and id, with the distinct contents found under each: more than one content under one
+    id is a redefinition."""
     trace = subprocess.run(
         [FFMPEG, "-v", "trace", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-bsf:v", "trace_headers",
          "-f", "null", "-"],
@@ -121,9 +130,9 @@ def parameter_sets(path: Path) -> dict[tuple[str, int], list[tuple[tuple[str, st
     def close() -> None:
         if kind is None:
             return
-        key = "seq_parameter_set_id" if kind == "SPS" else "pic_parameter_set_id"
-        number = int(next(value for name, value in fields if name == key))
-        contents = found.setdefault((kind, number), [])
+        keys = _PARAMETER_SETS[kind][1]
+        number = int(next(value for name, value in fields if name in keys))
+        contents = found.setdefault((_PARAMETER_SETS[kind][0], number), [])
         if tuple(fields) not in contents:
             contents.append(tuple(fields))
 
@@ -137,7 +146,7 @@ def parameter_sets(path: Path) -> dict[tuple[str, int], list[tuple[tuple[str, st
                 fields.append((parts[1], text.rsplit("=", 1)[1].strip()))
             continue
         close()
-        kind = "SPS" if text == "Sequence Parameter Set" else "PPS" if text == "Picture Parameter Set" else None
+        kind = text if text in _PARAMETER_SETS else None
         fields = []
     close()
     return found
