@@ -224,14 +224,15 @@ class FfmpegCommands:
 
     def concat_command(self, plan: RenderPlan, video_list: Path, audio: Path, destination: Path) -> list[str]:
         """The join, copied; tagged with the display rotation its frames are stored for (pieces encoded from
-        upright pictures carry none of their own)."""
+        upright pictures carry none of their own). The samples are copied as they are (no `auto_convert`: the
+        pieces' parameter sets are not repeated in-band) and the movie box is written last: the joiner then puts
+        every piece's parameter sets in the sample entry, moving the movie box to the front as it does."""
         rotation, rotation_tag = self.rotation_args(plan.output.rotation)
         return [
             *self.head(),
-            *rotation, "-f", "concat", "-safe", "0", "-i", file_url(video_list),
+            *rotation, "-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", file_url(video_list),
             "-i", file_url(audio),
             "-map", "0:v:0", "-map", "1:a:0",
             "-c", "copy", *rotation_tag,
-            "-movflags", "+faststart",
             "-f", "mp4", file_url(destination),
         ]

@@ -6,6 +6,14 @@ while it was read fails the render instead), and its duration is measured in the
 join of pieces that all came from it (or were put in it) is itself cached: the same assembly rendered again is not
 joined again. The join and the measuring are timed (wall clock) for the render's report.
 
+The output's sample entry holds every piece's parameter sets (read from each piece's own sample entry: the
+pieces of a clean render use ids of their own, see codecs.py), and none are left in-band, as decoders that read
+them only from the sample entry (Apple's, some hardware) need; the movie box is then moved before the media data.
+In-band parameter sets of copied source frames are dropped too when the sample entry can hold them; one that
+redefines an id with other content is left in-band (no sample entry can hold both). Two pieces that define one id
+differently fail the render (HEVC pieces, whose ids are not made distinct yet, keep the first piece's sets
+when they clash). This is part of the join, so a join taken from the cache is complete too.
+
 Around every join the output's frames (video and audio) are decoded once more, a short window from the keyframe
 before it, all joins in one ffprobe: what the decoders say there goes into the render's report.
 """
@@ -25,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from kalinsky_adapters import process
+from kalinsky_adapters import mp4, process
 from kalinsky_adapters.ffmpeg.args import FfmpegCommands
 from kalinsky_adapters.ffmpeg.cutter import check_sources
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
@@ -38,6 +46,11 @@ from kalinsky_core.plan import RenderPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback, RenderedOutput
 from kalinsky_core.report import OutputMeasurements
 
+#: Names what the join makes beyond ffmpeg's output (the sample entry completed), in the join's cache recipe.
+SAMPLE_ENTRY_STEP = "+sample-entry:parameter-sets/1"
+#: Codecs whose pieces never share a parameter-set id with other content (see codecs.py): two pieces that do fail
+#: the join. HEVC pieces (x265 chooses no ids) are not renumbered yet: sharing ids, they keep the first piece's sets.
+DISTINCT_IDS = frozenset({"h264"})
 #: Seconds decoded on each side of a join when it is checked (from the keyframe before the window).
 JOIN_DECODE_WINDOW = 0.25
 #: At most this many messages are kept per join; the last one counts those left out.
@@ -66,7 +79,12 @@ class FfmpegConcatenator:
         pieces = [f for s in segments for f in s.video_files]
         await asyncio.to_thread(video_list.write_text, self.commands.concat_list(pieces, probe=False), "utf-8")
         command = self.commands.concat_command(plan, video_list, Path(audio.path), partial)
-        join = functools.partial(self.jobs.run, command, "joining the clips", progress, frames=plan.total_frames)
+        run = functools.partial(self.jobs.run, command, "joining the clips", progress, frames=plan.total_frames)
+
+        async def join() -> None:
+            await run()
+            await asyncio.to_thread(complete_sample_entry, pieces, partial)
+
         keys = [self.cache.key_of(name) for name in [*pieces, audio.path]] if self.cache is not None else [None]
         started = time.monotonic()
         cached: bool | None = None if self.cache is None or not self.cache.enabled else False
@@ -79,7 +97,8 @@ class FfmpegConcatenator:
                 file_url(audio.path): str(audio_key),
                 file_url(partial): "OUT",
             }
-            cached = await self.cache.produce(self.cache.recipe(command, reads), partial, join)
+            recipe = self.cache.recipe([*command, SAMPLE_ENTRY_STEP], reads)
+            cached = await self.cache.produce(recipe, partial, join)
         joined = time.monotonic()
         duration = await self.measure_duration(partial)
         measured = await self.measure(plan, partial)
@@ -144,6 +163,44 @@ class FfmpegConcatenator:
         if not math.isfinite(duration):
             raise RenderFailed("the joined output has no duration")
         return duration
+
+
+def complete_sample_entry(pieces: Sequence[str | Path], output: Path) -> None:
+    """`output`'s video sample entry made to hold every parameter set of `pieces`' sample entries, and of its own
+    in-band ones, and its movie box moved before its media data (see the module)."""
+    try:
+        track = mp4.open_video(output)
+        codec = track.codec
+        if codec is None or track.record is None:
+            mp4.put_parameter_sets(output, None, faststart=True)
+            return
+        types = mp4.PARAMETER_SET_TYPES[codec]
+        records = [mp4.open_video(piece).record for piece in dict.fromkeys(map(str, pieces))]
+        own = [unit for unit in track.record.units if mp4.nal_type(codec, unit) not in types]  # e.g. SEI
+        groups = [own, *([u for u in record.units if mp4.nal_type(codec, u) in types] for record in records if record)]
+        try:
+            units = mp4.merge_parameter_sets(codec, groups)
+        except mp4.ParameterSetConflict as error:
+            if codec in DISTINCT_IDS:
+                raise RenderFailed(f"the clips' pieces cannot be joined: {error}") from error
+            mp4.put_parameter_sets(output, None, faststart=True)  # as ffmpeg joined them: the first piece's sets
+            return
+        in_band = track.find_units(types)
+        if not in_band:
+            mp4.put_parameter_sets(output, units, faststart=True)
+            return
+        try:
+            units = mp4.merge_parameter_sets(codec, [units, in_band])
+        except mp4.ParameterSetConflict:
+            mp4.put_parameter_sets(output, units, faststart=True)  # a redefinition mid-stream stays in-band
+            return
+
+        def drop_parameter_sets(unit: bytes) -> bytes | None:
+            return None if mp4.nal_type(codec, unit) in types else unit
+
+        mp4.rewrite_nal_units(output, output, drop_parameter_sets, parameter_sets=units, faststart=True)
+    except mp4.Mp4Error as error:
+        raise RenderFailed(f"the joined output cannot be completed: {error}") from error
 
 
 _INTERVAL = re.compile(r"Processing read interval id:(\d+)")
