@@ -106,7 +106,7 @@ export function qcBadges(source) {
     badges.push({ label, title, warn: true });
   }
   if (qc.long_gop) {
-    badges.push({ label: "long GOP", title: `A keyframe only every ${qc.keyframe_interval.toFixed(1)} s: smart cuts re-encode more frames and take longer.`, warn: true });
+    badges.push({ label: "long GOP", title: `A copy can start at a keyframe only every ${qc.keyframe_interval.toFixed(1)} s: smart cuts re-encode more frames and take longer.`, warn: true });
   }
   if (!qc.browser_plays) {
     badges.push({ label: "proxy", title: "The browser cannot play this file as it is: the player shows a playable copy (same frames, same times).", warn: false });

@@ -59,11 +59,14 @@ def bit_depth(pix_fmt: str) -> int:
     return 8
 
 
-def keyframe_interval(keyframes: tuple[int, ...], frame_rate: str) -> float | None:
-    """The longest distance between keyframes, in seconds; None with fewer than two keyframes known."""
-    if len(keyframes) < 2:
+def keyframe_interval(keyframes: tuple[int, ...], frame_rate: str, frame_count: int | None = None) -> float | None:
+    """The longest distance between the keyframes a copy may start at, and from the last one to the end of the
+    stream where its frame count is known, in seconds; None with fewer than two such points known. Keyframes of
+    an open GOP are not copy starts: a stream of them shows as one long GOP, which it is for a smart cut."""
+    marks = (*keyframes, *([frame_count] if keyframes and frame_count and frame_count > keyframes[-1] else []))
+    if len(marks) < 2:
         return None
-    longest = max(b - a for a, b in zip(keyframes, keyframes[1:]))
+    longest = max(b - a for a, b in zip(marks, marks[1:]))
     return float(longest / Fraction(frame_rate))
 
 
@@ -100,7 +103,7 @@ def source_qc(source: Source, rules: CodingRules) -> SourceQC:
         rotation=coding.rotation if coding else 0,
         variable_frame_rate=coding is not None and not coding.constant_rate,
         audio=audio,
-        keyframe_interval=keyframe_interval(source.keyframes, source.frame_rate),
+        keyframe_interval=keyframe_interval(source.keyframes, source.frame_rate, source.frame_count),
         browser_plays=browser_playable(source),
         clean_render=VideoPath.SMART if copyable else VideoPath.REENCODE,
     )

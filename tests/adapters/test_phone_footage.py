@@ -14,8 +14,9 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from media import FFMPEG, FFPROBE, frame_indices, make_video, probe, stream
+from media import FFMPEG, FFPROBE, frame_indices, make_video, parameter_sets, probe, stream
 
+from kalinsky_adapters import mp4
 from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
@@ -29,7 +30,8 @@ SIZE = "360x640"  # as displayed
 DURATION = 3.0
 #: name: offset coded into its frames
 OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "small.mp4": 600, "wide.mp4": 800,
-           "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400, "iphone.mov": 600, "pq.mov": 800}
+           "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400, "iphone.mov": 600, "pq.mov": 800, "hevc8b.mp4": 100,
+           "opengop.mov": 300, "deep.mp4": 500}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -163,6 +165,8 @@ PQ_TAGS = ("-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace
 HLG_TAGS = ("-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc")
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
 X265 = ("-preset", "ultrafast", "-tag:v", "hvc1")
+#: phones write closed GOPs: every keyframe an IDR, nothing after it refers to frames before it
+CLOSED = "log-level=error:keyint=30:open-gop=0"
 
 
 @pytest.fixture(scope="module")
@@ -171,21 +175,31 @@ def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # an iPhone-like HEVC Main 10 HLG clip, `hvc1`, B-frames
     make_video(folder / "hlg.mov", duration=DURATION, size=SIZE, codec="libx265",
                extra=("-vf", f"{PATCH},{TO_HLG}", "-pix_fmt", "yuv420p10le", *HLG_TAGS, *X265,
-                      "-x265-params", "log-level=error:keyint=30"))
+                      "-x265-params", CLOSED))
     # an Android-like H.264 BT.709 clip
     make_video(folder / "sdr.mp4", duration=DURATION, size=SIZE, offset=OFFSETS["sdr.mp4"],
                extra=("-vf", PATCH, *BT709_TAGS, "-sc_threshold", "0"))
-    # HEVC 8-bit SDR without B-frames
+    # HEVC 8-bit SDR without B-frames (x265's own open GOPs: keyframes after the first are CRA pictures)
     make_video(folder / "hevc8.mp4", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hevc8.mp4"],
                extra=(*X265, "-x265-params", "log-level=error:keyint=30:bframes=0"))
+    # HEVC 8-bit SDR with B-frames
+    make_video(folder / "hevc8b.mp4", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hevc8b.mp4"],
+               extra=(*X265, "-x265-params", CLOSED))
+    # open GOPs with B-frames: frames after each keyframe but the first are shown before it, and refer to the GOP
+    # before (CRA with RASL pictures)
+    make_video(folder / "opengop.mov", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["opengop.mov"],
+               extra=(*X265, "-x265-params", "log-level=error:keyint=30:open-gop=1"))
+    # 10-bit H.264 (High 10), BT.709
+    make_video(folder / "deep.mp4", duration=DURATION, size=SIZE, offset=OFFSETS["deep.mp4"],
+               extra=("-vf", PATCH, "-pix_fmt", "yuv420p10le", *BT709_TAGS))
     # portrait HEVC Main 10 HLG stored sideways with a 90° display matrix, as iPhones record it
     make_video(folder / "iphone.mov", duration=DURATION, size=SIZE, codec="libx265", rotated=True,
                offset=OFFSETS["iphone.mov"], extra=("-vf", TO_HLG, "-pix_fmt", "yuv420p10le", *HLG_TAGS, *X265,
-                                                    "-x265-params", "log-level=error:keyint=30"))
+                                                    "-x265-params", CLOSED))
     # HEVC Main 10 PQ (HDR10-like)
     make_video(folder / "pq.mov", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["pq.mov"],
                extra=("-vf", f"{PATCH},{TO_PQ}", "-pix_fmt", "yuv420p10le", *PQ_TAGS, *X265,
-                      "-x265-params", f"log-level=error:keyint=30:hdr10=1:master-display={MASTERING}:max-cll=1000,400"))
+                      "-x265-params", f"{CLOSED}:hdr10=1:master-display={MASTERING}:max-cll=1000,400"))
     return folder
 
 
@@ -213,6 +227,20 @@ def assert_same_colour(got: tuple[float, ...], want: tuple[float, ...], toleranc
     assert max(abs(a - b) for a, b in zip(got, want)) <= tolerance, (got, want)
 
 
+def assert_parameter_sets_kept_apart(path: Path, ids: set[int]) -> None:
+    """No HEVC parameter set is defined twice with different content, every one is in the sample entry (none
+    in-band), and their ids are `ids`: the sources' own and one per encoder setting."""
+    found = parameter_sets(path)
+    assert {key: len(contents) for key, contents in found.items() if len(contents) > 1} == {}
+    assert {key for key in found} == {(kind, n) for kind in ("VPS", "SPS", "PPS") for n in ids}
+    assert in_band_parameter_sets(path) == 0
+
+
+def in_band_parameter_sets(path: Path) -> int:
+    """How many VPS, SPS and PPS the samples of `path`'s video carry (not its sample entry)."""
+    return len(mp4.open_video(path).find_units({32, 33, 34}))
+
+
 def segment_middles(done: Assembly) -> list[float]:
     middles, offset = [], 0.0
     for clip in done.clips:
@@ -226,7 +254,8 @@ async def test_an_hevc_10_bit_hlg_first_clip_gives_an_hevc_10_bit_hlg_output(
 ) -> None:
     clips = [ClipInput("hlg.mov", 0.5, 2.5), ClipInput("sdr.mp4", 0.5, 1.5), ClipInput("hlg.mov", 1.0, 2.0)]
     done, result = await render(hdr_library, tmp_path, clips)
-    assert [clip.video for clip in done.clips] == ["reencode"] * 3  # HEVC frames are never copied (see codecs.py)
+    # the HLG clips' whole GOPs are copied, their ends encoded like them; the SDR clip is converted and encoded
+    assert [clip.video for clip in done.clips] == ["smart", "reencode", "copy"]
     video = stream(probe(result), "video")
     assert (video["codec_name"], video["codec_tag_string"], video["profile"], video["pix_fmt"]) == (
         "hevc", "hvc1", "Main 10", "yuv420p10le")
@@ -234,6 +263,7 @@ async def test_an_hevc_10_bit_hlg_first_clip_gives_an_hevc_10_bit_hlg_output(
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+    assert_parameter_sets_kept_apart(result, {0, 1, 2})
     # every clip shows its source's colours: the SDR clip was converted into HLG, not relabelled
     for clip, middle in zip(clips, segment_middles(done)):
         source_time = (clip.start or 0.0) + (middle - sum(c.duration for c in done.clips[:clips.index(clip)]))
@@ -267,15 +297,56 @@ async def test_previews_of_hdr_footage_are_8_bit_h264_sdr(hdr_library: Path, tmp
 
 
 async def test_an_hevc_8_bit_first_clip_gives_an_hevc_8_bit_output(hdr_library: Path, tmp_path: Path) -> None:
-    clips = [ClipInput("hevc8.mp4", 0.5, 2.5), ClipInput("hlg.mov", 0.5, 1.5)]
+    clips = [ClipInput("hevc8.mp4", 0.5, 2.5), ClipInput("hlg.mov", 0.5, 1.5), ClipInput("hevc8.mp4", 1.2, 2.9)]
     done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["smart", "reencode", "smart"]
     video = stream(probe(result), "video")
     assert (video["codec_name"], video["codec_tag_string"], video["profile"], video["pix_fmt"]) == (
         "hevc", "hvc1", "Main", "yuv420p")
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+    assert_parameter_sets_kept_apart(result, {0, 1, 2})
+    # both copies start at a CRA picture (x265's keyframes after the first): each is made a BLA picture, as H.265
+    # has a stream spliced there start
+    assert len(mp4.open_video(result).find_units({18})) == 2
     assert_same_colour(patch_rgb(result, segment_middles(done)[1]), patch_rgb(hdr_library / "hlg.mov", 1.0))
+
+
+async def test_hevc_with_b_frames_is_smart_cut_frame_exact(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("hevc8b.mp4", 0.5, 2.5), ClipInput("hevc8b.mp4", 0.2, 1.3), ClipInput("hevc8b.mp4", 1.0, 2.0)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["smart", "smart", "copy"]
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["codec_tag_string"], video["profile"]) == ("hevc", "hvc1", "Main")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    assert_in_sync(result)
+    assert_parameter_sets_kept_apart(result, {0, 1})
+
+
+async def test_open_gop_hevc_is_encoded_whole(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("opengop.mov", 0.5, 2.5), ClipInput("hevc8b.mp4", 0.5, 2.5)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    # none of its keyframes but the first may start a copy: their leading frames refer to the GOP before
+    assert [clip.video for clip in done.clips] == ["reencode", "reencode"]
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["codec_tag_string"]) == ("hevc", "hvc1")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+
+
+async def test_a_10_bit_h264_first_clip_gives_a_10_bit_h264_output(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("deep.mp4", 0.5, 1.5), ClipInput("sdr.mp4", 0.5, 1.5)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["reencode", "reencode"]
+    video = stream(probe(result), "video")
+    assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High 10", "yuv420p10le")
+    assert colour_tags(video) == ("bt709", "bt709", "bt709")
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
+    for middle, source in zip(segment_middles(done), ("deep.mp4", "sdr.mp4")):
+        assert_same_colour(patch_rgb(result, middle), patch_rgb(hdr_library / source, 1.0))
 
 
 async def test_indexing_records_the_colour_description_and_the_api_shows_it(hdr_library: Path) -> None:
@@ -292,17 +363,22 @@ async def test_indexing_records_the_colour_description_and_the_api_shows_it(hdr_
                                                                                      "yuv420p10le")
 
 
-async def test_a_rotated_hevc_first_clip_is_encoded_upright_in_hevc(hdr_library: Path, tmp_path: Path) -> None:
-    clips = [ClipInput("iphone.mov", 0.5, 2.5), ClipInput("hlg.mov", 1.0, 2.0), ClipInput("sdr.mp4", 0.5, 1.0)]
+async def test_a_rotated_hevc_first_clip_is_smart_cut_and_keeps_its_rotation(
+    hdr_library: Path, tmp_path: Path
+) -> None:
+    clips = [ClipInput("iphone.mov", 0.5, 2.5), ClipInput("hlg.mov", 1.0, 2.0), ClipInput("sdr.mp4", 0.5, 1.0),
+             ClipInput("iphone.mov", 1.0, 2.0)]
     done, result = await render(hdr_library, tmp_path, clips)
-    assert [clip.video for clip in done.clips] == ["reencode"] * 3
+    # upright clips are turned to the iPhone clip's stored orientation and encoded
+    assert [clip.video for clip in done.clips] == ["smart", "reencode", "reencode", "copy"]
     video = stream(probe(result), "video")
     assert (video["codec_name"], video["codec_tag_string"], video["pix_fmt"]) == ("hevc", "hvc1", "yuv420p10le")
-    assert (video["width"], video["height"], rotation(video)) == (360, 640, 0)
+    assert (video["width"], video["height"], rotation(video)) == (640, 360, 90)
     assert colour_tags(video) == ("bt2020", "arib-std-b67", "bt2020nc")
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+    assert_parameter_sets_kept_apart(result, {0, 1, 2})
 
 
 async def test_a_pq_clip_is_tone_mapped_into_an_sdr_output(hdr_library: Path, tmp_path: Path) -> None:
@@ -335,12 +411,14 @@ async def test_a_pq_first_clip_keeps_pq_and_its_hdr10_metadata(hdr_library: Path
     assert coding is not None and (coding.master_display, coding.max_cll) == (MASTERING, "1000,400")
     clips = [ClipInput("pq.mov", 0.5, 1.5), ClipInput("sdr.mp4", 0.5, 1.0)]
     done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["smart", "reencode"]
     video = stream(probe(result), "video")
     assert (video["codec_name"], video["codec_tag_string"], video["pix_fmt"]) == ("hevc", "hvc1", "yuv420p10le")
     assert colour_tags(video) == ("bt2020", "smpte2084", "bt2020nc")
     assert hdr_side_data(result) == hdr_side_data(hdr_library / "pq.mov") != {}
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
+    assert_parameter_sets_kept_apart(result, {0, 1, 2})
     pq_middle, sdr_middle = segment_middles(done)
     assert_same_colour(patch_rgb(result, pq_middle), patch_rgb(hdr_library / "pq.mov", 1.0))
     assert_same_colour(patch_rgb(result, sdr_middle), patch_rgb(hdr_library / "sdr.mp4", 0.75))

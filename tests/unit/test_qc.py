@@ -42,6 +42,9 @@ def test_hdr_kind_bit_depth_and_keyframe_interval() -> None:
     assert keyframe_interval((0, 30, 90, 100), "30") == 2.0
     assert keyframe_interval((0, 25), "25") == 1.0
     assert keyframe_interval((0,), "30") is None
+    # to the end of the stream: an open GOP's keyframes are no copy starts, so all of it is one long GOP
+    assert keyframe_interval((0,), "30", frame_count=1800) == 60.0
+    assert keyframe_interval((0, 30), "30", frame_count=45) == 1.0
 
 
 class H264Only:

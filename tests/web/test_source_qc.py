@@ -27,7 +27,7 @@ def wait_for_proxy(client: TestClient, index: int, timeout: float = 60) -> list[
 
 def test_sources_report_qc_and_hevc_plays_through_its_proxy(tmp_path: Path, sources_dir: Path) -> None:
     make_video(sources_dir / "c.mov", duration=1.0, codec="libx265", offset=900,
-               extra=("-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=60"))
+               extra=("-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=15"))
     with TestClient(app=create_app(settings_for(tmp_path, auto_reindex=False))) as client:
         assert client.post("/api/v1/sources/reindex").status_code == 200
         a, b, c = client.get("/api/v1/sources").json()
@@ -38,7 +38,7 @@ def test_sources_report_qc_and_hevc_plays_through_its_proxy(tmp_path: Path, sour
         assert list(a) == sorted(a)  # fields in alphabetical order, as ever
         assert (b["qc"]["audio"], b["qc"]["browser_plays"]) == ("missing", True)
         assert (c["codec"], c["qc"]["browser_plays"], c["qc"]["clean_render"], c["qc"]["keyframe_interval"]) == (
-            "hevc", False, "reencode", None)
+            "hevc", False, "smart", 1.0)  # an open GOP: a copy may start at frame 0 only
         assert c["proxy"]["state"] in ("waiting", "making", "ready")
         states = wait_for_proxy(client, 3)
         assert states[-1] == {"progress": 1.0, "state": "ready"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 
 from kalinsky_adapters.binaries import ffmpeg_options, find_font
-from kalinsky_adapters.ffmpeg.codecs import CodecRules, EncoderSettings
+from kalinsky_adapters.ffmpeg.codecs import CodecRules, EncoderSettings, NalRewrite
 from kalinsky_adapters.ffmpeg.colour import SDR, Colour, conversion
 from kalinsky_adapters.process import file_url
 from kalinsky_core.model import VideoPath
@@ -168,6 +168,12 @@ class FfmpegCommands:
         output = plan.output
         args = self.rules.encoder_args(output.coding or output.target, self.encoding.for_segment(plan, segment))
         return args + ["-video_track_timescale", str(timescale(plan))]
+
+    def renumbering(self, plan: RenderPlan, segment: SegmentPlan) -> NalRewrite | None:
+        """The rewrite an encoded piece of `segment` needs to refer to its parameter sets by their own ids, where
+        the encoder cannot number them (a new one per piece); None when it needs none."""
+        output = plan.output
+        return self.rules.renumbering(output.coding or output.target, self.encoding.for_segment(plan, segment))
 
     def piece_command(
         self,

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import attrs
 
+from kalinsky_adapters import mp4
 from kalinsky_adapters.ffmpeg.args import FfmpegCommands
+from kalinsky_adapters.ffmpeg.codecs import NalRewrite
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL, threads_for, video_priority
+from kalinsky_adapters.mp4.hevc import CRA, SpliceAtStart, UnsupportedStream
 from kalinsky_adapters.process import file_url
 from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
@@ -100,6 +104,11 @@ class FfmpegCutter:
                     job = functools.partial(
                         self.jobs.run, command, what, report, piece.output_frames, video_priority(piece)
                     )
+                    renumber = None if piece.copy else self.commands.renumbering(plan, segment)
+                    if renumber is not None:
+                        job = functools.partial(_rewritten, job, video, renumber, what)
+                    elif piece.copy and segment.coding is not None and segment.coding.codec == "hevc":
+                        job = functools.partial(_spliced, job, video, what)
                     made.append(group.create_task(self._made(command, reads, video, job)))
         except* RenderFailed as failures:
             raise failures.exceptions[0] from None
@@ -147,6 +156,39 @@ class FfmpegCutter:
             await self._made(command, {file_url(audio_list): "list:" + ",".join(listed)}, track, job)
         cached = frozenset(pos for pos, task in made.items() if task.result()) if self.caching else None
         return AudioTrack(path=str(track), duration=plan.duration, sounds_cached=cached)
+
+
+async def _rewritten(make: Callable[[], Awaitable[None]], video: Path, rewrite: NalRewrite, what: str) -> None:
+    """Make the piece `video`, then pass its NAL units through `rewrite` (written aside, then renamed): encoded
+    frames get their own parameter-set ids, copied ones start as spliced streams do."""
+    await make()
+    aside = video.with_name(f".rewritten-{video.name}")
+    try:
+        await asyncio.to_thread(mp4.rewrite_nal_units, video, aside, rewrite)
+        await asyncio.to_thread(os.replace, aside, video)
+    except (UnsupportedStream, mp4.Mp4Error) as error:
+        raise RenderFailed(f"{what}: its frames cannot be joined to the others: {error}") from None
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+async def _spliced(make: Callable[[], Awaitable[None]], video: Path, what: str) -> None:
+    """Make the copied HEVC piece `video`; if it starts at a CRA picture, make that a BLA one (see SpliceAtStart)."""
+    await make()
+    if await asyncio.to_thread(_starts_at_cra, video):
+        await _rewritten(_nothing, video, SpliceAtStart(), what)
+
+
+def _starts_at_cra(video: Path) -> bool:
+    track = mp4.open_video(video)
+    first = next(track.samples(), None)
+    if first is None or track.record is None:
+        return False
+    return any(mp4.nal_type("hevc", unit) == CRA for unit in mp4.split_units(first.data, track.record.length_size))
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _identities(source: Path, indexed: FileIdentity | None, proxy: Path | None) -> dict[str, str]:

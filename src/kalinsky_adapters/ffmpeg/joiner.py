@@ -48,9 +48,6 @@ from kalinsky_core.report import OutputMeasurements
 
 #: Names what the join makes beyond ffmpeg's output (the sample entry completed), in the join's cache recipe.
 SAMPLE_ENTRY_STEP = "+sample-entry:parameter-sets/1"
-#: Codecs whose pieces never share a parameter-set id with other content (see codecs.py): two pieces that do fail
-#: the join. HEVC pieces (x265 chooses no ids) are not renumbered yet: sharing ids, they keep the first piece's sets.
-DISTINCT_IDS = frozenset({"h264"})
 #: Seconds decoded on each side of a join when it is checked (from the keyframe before the window).
 JOIN_DECODE_WINDOW = 0.25
 #: At most this many messages are kept per join; the last one counts those left out.
@@ -180,11 +177,8 @@ def complete_sample_entry(pieces: Sequence[str | Path], output: Path) -> None:
         groups = [own, *([u for u in record.units if mp4.nal_type(codec, u) in types] for record in records if record)]
         try:
             units = mp4.merge_parameter_sets(codec, groups)
-        except mp4.ParameterSetConflict as error:
-            if codec in DISTINCT_IDS:
-                raise RenderFailed(f"the clips' pieces cannot be joined: {error}") from error
-            mp4.put_parameter_sets(output, None, faststart=True)  # as ffmpeg joined them: the first piece's sets
-            return
+        except mp4.ParameterSetConflict as error:  # pieces never share an id with other content (see codecs.py)
+            raise RenderFailed(f"the clips' pieces cannot be joined: {error}") from error
         in_band = track.find_units(types)
         if not in_band:
             mp4.put_parameter_sets(output, units, faststart=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BitReader", "BitWriter", "HevcIds", "UnsupportedStream"]
+__all__ = ["BitReader", "BitWriter", "HevcIds", "SpliceAtStart", "UnsupportedStream"]
 
 VPS, SPS, PPS, PREFIX_SEI = 32, 33, 34, 39
 _SLICES = frozenset((*range(0, 10), *range(16, 22)))
@@ -868,3 +868,29 @@ class HevcIds:
             else:
                 break
         return unit[:2] + header + unit[2 + raw_data:]
+
+
+CRA, BLA_N_LP = 21, 18
+
+
+class SpliceAtStart:
+    """Rewrites, in decode order, the NAL units of a run of pictures copied from a stream into another: when the
+    run starts at a CRA picture, that picture becomes a BLA one, as H.265 has streams spliced at a CRA do.
+
+    A CRA picture in the middle of a stream may name, in its reference picture set, pictures before it that only
+    its leading pictures use; after a splice those are gone, and a decoder would look for them. A BLA picture
+    starts afresh (H.265 8.3.2). Copies start only at keyframes that no later frame is shown before (see
+    `kalinsky_core.copying`), so the picture has no leading pictures: BLA_N_LP. Later CRA pictures stay as they
+    are: the pictures before them are there.
+    """
+
+    def __init__(self) -> None:
+        self._first_picture = True
+
+    def __call__(self, unit: bytes) -> bytes:
+        kind = (unit[0] >> 1) & 0x3F
+        if kind in _SLICES and self._first_picture:
+            if kind == CRA:
+                return bytes([(unit[0] & 0x81) | (BLA_N_LP << 1)]) + unit[1:]
+            self._first_picture = False
+        return unit
