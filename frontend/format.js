@@ -121,16 +121,17 @@ export function qcBadges(source) {
 
 /**
  * Whether the browser can be expected to play a finished render: previews always (H.264 8-bit); a clean render
- * is coded like its first clip, so one that starts with HEVC is HEVC, which browsers here do not decode.
+ * is coded like its first clip, so one that starts with HEVC is HEVC, and one that starts with 10-bit H.264 is
+ * 10-bit H.264, which browsers here do not decode.
  */
 export function renderPlaysInBrowser(assembly, sources) {
   if (assembly.preview) return true;
   const first = (assembly.clips ?? [])[0];
   const source = first ? (sources ?? []).find((item) => item.filename === first.filename) : null;
-  return !source || source.codec !== "hevc";
+  return !source || (source.codec !== "hevc" && (source.qc?.bit_depth ?? 8) <= 8);
 }
 
 /** What a render the browser cannot play says instead of a black box. */
 export const OTHER_PLAYERS =
-  "This render keeps its source's coding (HEVC), which this browser cannot play. It plays in other players " +
-  "(QuickTime, VLC, phones, TVs): download it.";
+  "This render keeps its source's coding (HEVC or 10-bit), which this browser cannot play. It plays in other " +
+  "players (QuickTime, VLC, phones, TVs): download it.";

@@ -85,12 +85,15 @@ test("QC badges say what to know before cutting, each with a one-line explanatio
   assert.deepEqual(qcBadges({}), []);
 });
 
-test("a clean render that starts with HEVC is not played in the page", async () => {
+test("a clean render that starts with HEVC or 10-bit H.264 is not played in the page", async () => {
   const { renderPlaysInBrowser } = await import("../../frontend/format.js");
-  const sources = [{ filename: "iphone.mov", codec: "hevc" }, { filename: "a.mp4", codec: "h264" }];
+  const sources = [{ filename: "iphone.mov", codec: "hevc" }, { filename: "a.mp4", codec: "h264", qc: { bit_depth: 8 } },
+                   { filename: "deep.mp4", codec: "h264", qc: { bit_depth: 10 } }];
   const clean = (filename) => ({ preview: false, clips: [{ filename }, { filename: "a.mp4" }] });
   assert.equal(renderPlaysInBrowser(clean("iphone.mov"), sources), false);
   assert.equal(renderPlaysInBrowser(clean("a.mp4"), sources), true);
   assert.equal(renderPlaysInBrowser({ ...clean("iphone.mov"), preview: true }, sources), true);
   assert.equal(renderPlaysInBrowser(clean("gone.mp4"), sources), true);
+  assert.equal(renderPlaysInBrowser(clean("deep.mp4"), sources), false);
+  assert.equal(renderPlaysInBrowser({ ...clean("deep.mp4"), preview: true }, sources), true);
 });
