@@ -48,6 +48,12 @@ def timescale(plan: RenderPlan) -> int:
     return numerator * math.ceil(10_000 / numerator)
 
 
+def output_colour(plan: RenderPlan) -> Colour:
+    """The colour every encoded frame is converted into and tagged with: previews are always SDR BT.709, what
+    browsers show right; clean renders are in the first clip's colours."""
+    return SDR if plan.preview else Colour.of(plan.output.coding or plan.output.target)
+
+
 @attrs.frozen
 class Encoding:
     """Encoder settings by purpose. Clips that cannot be copied are encoded whole, at high quality. The frames
@@ -128,9 +134,7 @@ class FfmpegCommands:
             steps.append(f"fps={out.frame_rate}")
         if out.rotation and not segment.as_stored:
             steps.append(TURN_BACK[out.rotation])
-        # Previews are always SDR BT.709, what browsers show right; clean renders are in the first clip's colours.
-        output_colour = SDR if plan.preview else Colour.of(out.coding or out.target)
-        steps += conversion(SDR if from_proxy else Colour.of(segment.coding), output_colour)
+        steps += conversion(SDR if from_proxy else Colour.of(segment.coding), output_colour(plan))
         steps.append(f"format={self.rules.pix_fmt(out.coding or out.target)}")
         if plan.preview:
             steps.append(self.timecode_filter(segment, out.height))
@@ -167,7 +171,7 @@ class FfmpegCommands:
     def encoder_args(self, plan: RenderPlan, segment: SegmentPlan) -> list[str]:
         output = plan.output
         args = self.rules.encoder_args(output.coding or output.target, self.encoding.for_segment(plan, segment))
-        return args + ["-video_track_timescale", str(timescale(plan))]
+        return args + output_colour(plan).encoder_args() + ["-video_track_timescale", str(timescale(plan))]
 
     def renumbering(self, plan: RenderPlan, segment: SegmentPlan) -> NalRewrite | None:
         """The rewrite an encoded piece of `segment` needs to refer to its parameter sets by their own ids, where

@@ -41,12 +41,6 @@ def colour(coding: VideoCoding) -> tuple[str, str, str, str]:
     return coding.color_primaries, coding.color_transfer, coding.color_space, coding.color_range
 
 
-def colour_args(coding: VideoCoding) -> list[str]:
-    """Encoder options that tag the output with `coding`'s colour description, where it has one."""
-    options = zip(("-color_primaries", "-color_trc", "-colorspace", "-color_range"), colour(coding))
-    return [arg for option, value in options if value for arg in (option, value)]
-
-
 class CodecRule(Protocol):
     """What Kalinsky knows of one codec: whether its frames may be copied (and next to which), and how to encode
     frames of an output coded with it."""
@@ -129,8 +123,6 @@ class X264Rules:
         if pix_fmt != "yuv420p":
             args += ["-profile:v", "high10"]
         params = {"sps-id": str(settings.parameter_sets)} if settings.parameter_sets else {}
-        if coding is not None:
-            args += colour_args(coding)
         if coding is not None and self.copyable(coding):
             profile = self.PROFILES.get(coding.profile, "high")
             args += ["-profile:v", profile]
@@ -199,7 +191,6 @@ class X265Rules:
         return [
             "-c:v", "libx265", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt,
             "-profile:v", self.PROFILES[pix_fmt], "-tag:v", "hvc1", "-x265-params", self._params(coding),
-            *(colour_args(coding) if coding is not None else []),
         ]
 
     def _params(self, coding: VideoCoding | None) -> str:

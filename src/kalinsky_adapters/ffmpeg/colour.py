@@ -33,6 +33,13 @@ class Colour:
             range=coding.color_range or SDR.range,
         )
 
+    def encoder_args(self) -> list[str]:
+        """Encoder options that tag encoded frames with this colour, whatever tags the frames came with: pieces
+        encoded from differently tagged sources then get the same parameter sets. Chroma siting is labelled as
+        the scalers produce it (left)."""
+        return ["-color_primaries", self.primaries, "-color_trc", self.transfer, "-colorspace", self.matrix,
+                "-color_range", self.range, "-chroma_sample_location", "left"]
+
     @property
     def hdr(self) -> bool:
         return self.transfer in (HLG, PQ)
