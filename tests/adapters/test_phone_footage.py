@@ -31,7 +31,7 @@ DURATION = 3.0
 #: name: offset coded into its frames
 OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "small.mp4": 600, "wide.mp4": 800,
            "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400, "iphone.mov": 600, "pq.mov": 800, "hevc8b.mp4": 100,
-           "opengop.mov": 300, "deep.mp4": 500}
+           "opengop.mov": 300, "deep.mp4": 500, "hev1.mp4": 700}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -185,6 +185,9 @@ def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # HEVC 8-bit SDR with B-frames
     make_video(folder / "hevc8b.mp4", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hevc8b.mp4"],
                extra=(*X265, "-x265-params", CLOSED))
+    # `hev1`, its parameter sets repeated in-band at every keyframe, as some cameras write them
+    make_video(folder / "hev1.mp4", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hev1.mp4"],
+               extra=("-preset", "ultrafast", "-tag:v", "hev1", "-x265-params", f"{CLOSED}:repeat-headers=1"))
     # open GOPs with B-frames: frames after each keyframe but the first are shown before it, and refer to the GOP
     # before (CRA with RASL pictures)
     make_video(folder / "opengop.mov", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["opengop.mov"],
@@ -322,6 +325,20 @@ async def test_hevc_with_b_frames_is_smart_cut_frame_exact(hdr_library: Path, tm
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
     assert_in_sync(result)
+    assert_parameter_sets_kept_apart(result, {0, 1})
+
+
+async def test_an_hev1_source_gives_an_hvc1_output_with_every_parameter_set_in_its_sample_entry(
+    hdr_library: Path, tmp_path: Path
+) -> None:
+    assert stream(probe(hdr_library / "hev1.mp4"), "video")["codec_tag_string"] == "hev1"
+    assert in_band_parameter_sets(hdr_library / "hev1.mp4") > 0
+    clips = [ClipInput("hev1.mp4", 0.5, 2.5), ClipInput("hev1.mp4", 0.2, 1.3)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    assert [clip.video for clip in done.clips] == ["smart", "smart"]
+    assert stream(probe(result), "video")["codec_tag_string"] == "hvc1"
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
     assert_parameter_sets_kept_apart(result, {0, 1})
 
 
