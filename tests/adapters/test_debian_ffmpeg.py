@@ -2,10 +2,11 @@
 on PATH): indexing, clean and preview renders, proxies, posters, filmstrips, waveforms and the join check.
 
 `.ci/debian-ffmpeg` unpacks Debian's ffmpeg into a private prefix and `.ci/run` points KALINSKY_TEST_DEBIAN_FFMPEG
-at its `bin` folder; without the variable the tests look in the script's default prefix. They fail, not skip,
-when it is not there: CI always has it, and a skipped check of this kind goes unnoticed. The sources are made, and
-the outputs read back, with the wheel's ffmpeg (tests/media.py); only Kalinsky's own commands run 5.1, and where
-an output has no exact expected content (posters, filmstrips, timecodes) it is compared with the one 6.0 makes.
+at its `bin` folder; without the variable the tests look in the script's default prefix, and run the script when
+it is empty. They fail, not skip, when they still find none: a skipped check of this kind goes unnoticed. The
+sources are made, and the outputs read back, with the wheel's ffmpeg (tests/media.py); only Kalinsky's own
+commands run 5.1, and where an output has no exact expected content (posters, filmstrips, timecodes) it is
+compared with the one 6.0 makes.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def _debian_bin() -> Path:
         return Path(configured)
     prefix = os.environ.get("KALINSKY_DEBIAN_FFMPEG_PREFIX") or (
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kalinsky" / "debian-ffmpeg")
+    if not (Path(prefix) / "bin" / "ffmpeg").is_file():
+        # a machine where `.ci/run` has not run: fetch it as that does (nothing is installed; quiet without apt)
+        script = Path(__file__).resolve().parents[2] / ".ci" / "debian-ffmpeg"
+        found = subprocess.run([str(script)], capture_output=True, text=True).stdout.strip()
+        if found:
+            return Path(found)
     return Path(prefix) / "bin"
 
 
