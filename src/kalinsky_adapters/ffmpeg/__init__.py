@@ -14,6 +14,7 @@ The cutter and the concatenator share the output folder's layout (`kalinsky_adap
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kalinsky_adapters.ffmpeg.args import Encoding, FfmpegCommands
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
@@ -21,12 +22,14 @@ from kalinsky_adapters.ffmpeg.cutter import FfmpegCutter
 from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.ffmpeg.joiner import FfmpegConcatenator
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL
-from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
 from kalinsky_adapters.segment_cache import SegmentCache
 from kalinsky_adapters.slots import PrioritySlots
 from kalinsky_adapters.source_files import SourceFolder
 from kalinsky_core.services import Rendering
+
+if TYPE_CHECKING:  # proxies read sources with ffprobe, whose codec rules live in this package
+    from kalinsky_adapters.proxies import PreviewProxies
 
 __all__ = ["CodecRules", "Encoding", "FfmpegCommands", "FfmpegConcatenator", "FfmpegCutter", "ffmpeg_rendering"]
 

@@ -20,6 +20,7 @@ import functools
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -30,7 +31,6 @@ from kalinsky_adapters.ffmpeg.jobs import FfmpegJobs
 from kalinsky_adapters.ffmpeg.scheduling import DEFAULT_PARALLEL, threads_for, video_priority
 from kalinsky_adapters.mp4.hevc import CRA, SpliceAtStart, UnsupportedStream
 from kalinsky_adapters.process import file_url
-from kalinsky_adapters.proxies import PreviewProxies
 from kalinsky_adapters.render_files import RenderFolders
 from kalinsky_adapters.segment_cache import SegmentCache, file_identity
 from kalinsky_adapters.source_files import SourceFolder
@@ -38,6 +38,9 @@ from kalinsky_core.errors import RenderFailed
 from kalinsky_core.model import FileIdentity
 from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import AudioTrack, CutSegment, ProgressCallback
+
+if TYPE_CHECKING:  # proxies read sources with ffprobe, whose codec rules live in this package
+    from kalinsky_adapters.proxies import PreviewProxies
 
 
 async def check_sources(sources: SourceFolder, plan: RenderPlan) -> dict[str, Path]:
