@@ -69,7 +69,8 @@ def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | N
         rotation=_rotation(video),
         constant_rate=video.get("avg_frame_rate") == video.get("r_frame_rate"),
         parameter_sets=str(video.get("extradata_hash") or ""),
-        **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range")},
+        **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range",
+                                                  "field_order")},
     )
 
 

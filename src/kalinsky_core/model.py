@@ -46,6 +46,8 @@ class VideoCoding:
     parameter_sets: str = ""
     master_display: str = ""
     max_cll: str = ""
+    #: How fields are stored, as ffprobe names it: "progressive", "tt", "bb", "tb", "bt" ("" when not said)
+    field_order: str = ""
 
 
 @attrs.frozen

@@ -29,7 +29,7 @@ RULES = CodecRules()
 SIZE = "360x640"  # as displayed
 DURATION = 3.0
 #: name: offset coded into its frames
-OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "small.mp4": 600, "wide.mp4": 800,
+OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "small.mp4": 600, "wide.mp4": 800, "fields.mp4": 100,
            "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400, "iphone.mov": 600, "pq.mov": 800, "hevc8b.mp4": 100,
            "opengop.mov": 300, "deep.mp4": 500, "hev1.mp4": 700}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
@@ -59,6 +59,9 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_turned(folder / "turned.mp4", 270, OFFSETS["turned.mp4"])
     make_video(folder / "small.mp4", duration=DURATION, size="180x320", rotated=True, offset=OFFSETS["small.mp4"])
     make_video(folder / "wide.mp4", duration=DURATION, size="320x240", offset=OFFSETS["wide.mp4"])
+    # interlaced H.264, top field first, as broadcast cameras record it
+    make_video(folder / "fields.mp4", duration=DURATION, size=SIZE, offset=OFFSETS["fields.mp4"],
+               extra=("-flags", "+ildct+ilme", "-x264-params", "tff=1"))
     return folder
 
 
@@ -151,6 +154,16 @@ async def test_clips_of_other_sizes_are_scaled_into_a_rotated_output(library: Pa
                          check=True, capture_output=True).stdout
     assert len(middle) == len(top) == 2 * 360  # decoded upright: 360 wide
     assert max(top) < 40 and max(middle) > 200  # black bars above and below, the picture in between
+
+
+async def test_interlaced_h264_is_encoded_whole(library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("fields.mp4", 0.5, 2.5), ClipInput("upright.mp4", 0.5, 2.5)]
+    done, result = await render(library, tmp_path, clips)
+    # its fields could not sit next to the progressive frames the encoder writes at the cuts
+    assert [clip.video for clip in done.clips] == ["reencode", "reencode"]
+    assert stream(probe(result), "video")["field_order"] == "progressive"
+    assert frame_indices(result) == expected(clips)
+    assert decode_errors(result) == ""
 
 
 # -- HEVC, 10 bits, HLG -------------------------------------------------------------------------------------------

@@ -67,6 +67,12 @@ class CodecRule(Protocol):
         ...
 
 
+def _progressive(coding: VideoCoding) -> bool:
+    """Whether the frames are progressive (or not said otherwise): interlaced frames are never copied, the encoders
+    here write progressive frames that could not join them."""
+    return coding.field_order in ("", "progressive")
+
+
 def _same_join_coding(first: VideoCoding, other: VideoCoding) -> bool:
     """Whether frames coded as `other` may be copied next to frames coded as `first`, as far as every codec is
     concerned: the same profile, bit depth, B-frame delay, time base, rotation, colours, and parameter sets."""
@@ -102,6 +108,7 @@ class X264Rules:
             and coding.pix_fmt == "yuv420p"
             and coding.reorder_depth in self.REORDER
             and coding.constant_rate
+            and _progressive(coding)
         )
 
     def joinable(self, first: VideoCoding, other: VideoCoding) -> bool:
@@ -171,6 +178,7 @@ class X265Rules:
             and coding.pix_fmt in self.PROFILES
             and coding.reorder_depth in self.REORDER
             and coding.constant_rate
+            and _progressive(coding)
         )
 
     def joinable(self, first: VideoCoding, other: VideoCoding) -> bool:
