@@ -56,6 +56,10 @@ class RenderFolders:
     def audio_track(self, assembly_id: str) -> Path:
         return self.work(assembly_id) / "audio.m4a"
 
+    def measurements(self, assembly_id: str) -> Path:
+        """What was measured in the result (JSON), kept in the segment cache beside it."""
+        return self.work(assembly_id) / "measurements.json"
+
     def video_list(self, assembly_id: str) -> Path:
         return self.work(assembly_id) / "video.txt"
 

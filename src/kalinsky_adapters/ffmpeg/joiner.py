@@ -48,8 +48,12 @@ from kalinsky_core.report import OutputMeasurements
 
 #: Names what the join makes beyond ffmpeg's output (the sample entry completed), in the join's cache recipe.
 SAMPLE_ENTRY_STEP = "+sample-entry:parameter-sets/1"
+#: Names the measurements of a result in the cache (change it when OutputMeasurements changes).
+MEASUREMENTS = "output-measurements/1"
 #: Seconds decoded on each side of a join when it is checked (from the keyframe before the window).
 JOIN_DECODE_WINDOW = 0.25
+#: ffprobes checking the joins at once (the end of a render has the machine's cores to itself, or nearly).
+DECODE_PROCESSES = 2
 #: At most this many messages are kept per join; the last one counts those left out.
 MAX_DECODE_ERRORS = 5
 #: Characters kept of one message.
@@ -98,7 +102,7 @@ class FfmpegConcatenator:
             cached = await self.cache.produce(recipe, partial, join)
         joined = time.monotonic()
         duration = await self.measure_duration(partial)
-        measured = await self.measure(plan, partial)
+        measured = await self._measured(plan, partial)
         measure_s = time.monotonic() - joined
         if self.sources is not None:
             await check_sources(self.sources, plan)
@@ -110,6 +114,26 @@ class FfmpegConcatenator:
             path=str(final), duration=duration, measured=measured, cached=cached, join_s=joined - started,
             measure_s=measure_s,
         )
+
+    async def _measured(self, plan: RenderPlan, output: Path) -> OutputMeasurements:
+        """`measure`, or what it found in the same output before: a result taken from the cache is the file that
+        was measured then, byte for byte, cut into the same clips (the measurements are cached beside it)."""
+        result_key = self.cache.key_of(output) if self.cache is not None and self.cache.enabled else None
+        if self.cache is None or result_key is None:
+            return await self.measure(plan, output)
+        cache = self.cache
+        clips = [(segment.output_offset, segment.duration) for segment in plan.segments]
+        found = self.files.measurements(plan.assembly_id)
+
+        async def measure() -> None:
+            measured = await self.measure(plan, output)
+            await asyncio.to_thread(found.write_text, json.dumps(attrs.asdict(measured)), "utf-8")
+
+        await cache.produce(cache.recipe(["measure", MEASUREMENTS, result_key, json.dumps(clips)], {}), found, measure)
+        try:
+            return _measurements(json.loads(await asyncio.to_thread(found.read_text, "utf-8")))
+        except (ValueError, TypeError, KeyError):  # not what this version writes: measured again
+            return await self.measure(plan, output)
 
     async def measure(self, plan: RenderPlan, output: Path) -> OutputMeasurements:
         """Frames per clip and where each join starts, read from the output's video packets and from the clip
@@ -203,12 +227,27 @@ _ERROR = re.compile(r"^(?:\[([^\]@]+?) @ 0x[0-9a-fA-F]+\] )?\[(?:error|fatal|pan
 
 
 async def decode_errors_around(
-    ffprobe: str, path: Path, times: Sequence[float], window: float = JOIN_DECODE_WINDOW
+    ffprobe: str, path: Path, times: Sequence[float], window: float = JOIN_DECODE_WINDOW,
+    processes: int = DECODE_PROCESSES,
 ) -> tuple[tuple[str, ...], ...]:
     """Per time (seconds, in the file's own timestamps), the errors met decoding the file's streams from `window`
     before it to `window` after it; decoding starts at the keyframe before, as any player seeking there would.
-    One ffprobe reads all the windows in turn (its read intervals), and tells in its log where each begins, so
-    each message goes to its own time. At most MAX_DECODE_ERRORS short messages per time, repeats left out."""
+    Each ffprobe reads its share of the windows in turn (its read intervals), and tells in its log where each
+    begins, so each message goes to its own time; `processes` of them decode at once (each decodes on one core).
+    At most MAX_DECODE_ERRORS short messages per time, repeats left out."""
+    shares = [list(range(first, len(times), processes)) for first in range(min(processes, len(times)))]
+    found = await asyncio.gather(*(_decode_errors(ffprobe, path, [times[n] for n in share], window)
+                                   for share in shares))
+    errors: list[tuple[str, ...]] = [()] * len(times)
+    for share, messages in zip(shares, found):
+        for n, kept in zip(share, messages):
+            errors[n] = kept
+    return tuple(errors)
+
+
+async def _decode_errors(
+    ffprobe: str, path: Path, times: Sequence[float], window: float
+) -> tuple[tuple[str, ...], ...]:
     if not times:
         return ()
     intervals = ",".join(f"{max(t - window, 0.0):.6f}%{t + window:.6f}" for t in times)
@@ -233,6 +272,15 @@ async def decode_errors_around(
         for n in set(range(len(times))) - reached:
             found[n].append(process.without_path(f"not decoded: {last[0]}", path)[:DECODE_ERROR_LENGTH])
     return tuple(_few(messages) for messages in found)
+
+
+def _measurements(found: dict[str, Any]) -> OutputMeasurements:
+    return OutputMeasurements(
+        clip_frames=tuple(int(n) for n in found["clip_frames"]),
+        video_starts=tuple(float(t) for t in found["video_starts"]),
+        audio_starts=tuple(float(t) for t in found["audio_starts"]),
+        decode_errors=tuple(tuple(str(m) for m in messages) for messages in found["decode_errors"]),
+    )
 
 
 def _few(messages: list[str]) -> tuple[str, ...]:
