@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kalinsky_adapters.mp4.records import unescape
+
 __all__ = ["BitReader", "BitWriter", "HevcIds", "SpliceAtStart", "UnsupportedStream"]
 
 VPS, SPS, PPS, PREFIX_SEI = 32, 33, 34, 39
@@ -34,11 +36,6 @@ class UnsupportedStream(ValueError):
 
 class _Short(Exception):
     """The reader ran past the bytes it was given (a slice header longer than the prefix read)."""
-
-
-def unescape(raw: bytes) -> bytes:
-    """The RBSP of a NAL unit payload: emulation-prevention bytes (the 03 of 00 00 03) removed."""
-    return raw.replace(b"\x00\x00\x03", b"\x00\x00")
 
 
 def escape(rbsp: bytes) -> bytes:

@@ -46,18 +46,9 @@ def nal_type(codec: str, unit: bytes) -> int:
 
 
 def unescape(payload: bytes) -> bytes:
-    """The RBSP of a NAL unit's payload: emulation prevention bytes (00 00 03) removed."""
-    if b"\x00\x00\x03" not in payload:
-        return payload
-    out = bytearray()
-    zeros = 0
-    for byte in payload:
-        if zeros >= 2 and byte == 3:
-            zeros = 0
-            continue
-        out.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    return bytes(out)
+    """The RBSP of a NAL unit's payload: emulation-prevention bytes (the 03 of 00 00 03) removed. Escaped data
+    never holds 00 00 00, 00 00 01 or 00 00 02, so every 00 00 03 is one."""
+    return payload.replace(b"\x00\x00\x03", b"\x00\x00")
 
 
 class _Bits:
