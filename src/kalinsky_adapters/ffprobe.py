@@ -54,11 +54,8 @@ def _duration(stream: dict[str, Any], container: dict[str, Any]) -> float:
     raise ProbeFailed("no duration")
 
 
-def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | None:
-    """How the video is coded; None where its frames are never copied (containers other than MP4/MOV, whose
-    time stamps are too coarse or loose to join copied frames exactly)."""
-    if "mp4" not in str(container.get("format_name", "")):  # ffprobe calls MP4 and MOV "mov,mp4,m4a,3gp,..."
-        return None
+def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding:
+    """How the video is coded, in any container (its colours matter wherever it is stored)."""
     return VideoCoding(
         codec=str(video.get("codec_name") or "unknown"),
         profile=str(video.get("profile") or ""),
@@ -71,6 +68,7 @@ def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding | N
         parameter_sets=str(video.get("extradata_hash") or ""),
         **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range",
                                                   "field_order")},
+        mp4="mp4" in str(container.get("format_name", "")),  # ffprobe calls MP4 and MOV "mov,mp4,m4a,3gp,..."
     )
 
 

@@ -48,6 +48,9 @@ class VideoCoding:
     max_cll: str = ""
     #: How fields are stored, as ffprobe names it: "progressive", "tt", "bb", "tb", "bt" ("" when not said)
     field_order: str = ""
+    #: Whether the stream is stored in MP4/MOV, whose time stamps are exact enough to join copied frames by (other
+    #: containers' are too coarse or loose): frames of other files are never copied
+    mp4: bool = True
 
 
 @attrs.frozen

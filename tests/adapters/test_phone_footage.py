@@ -31,7 +31,8 @@ DURATION = 3.0
 #: name: offset coded into its frames
 OFFSETS = {"phone.mp4": 0, "upright.mp4": 200, "turned.mp4": 400, "small.mp4": 600, "wide.mp4": 800, "fields.mp4": 100,
            "hlg.mov": 0, "sdr.mp4": 200, "hevc8.mp4": 400, "iphone.mov": 600, "pq.mov": 800, "hevc8b.mp4": 100,
-           "opengop.mov": 300, "deep.mp4": 500, "hev1.mp4": 700}
+           "opengop.mov": 300, "deep.mp4": 500, "hev1.mp4": 700,
+           "hlg.mkv": 900}
 #: how ffmpeg's autorotate turns a picture stored for a display rotation upright (ffprobe reports 270 as -90)
 UPRIGHT_TO_STORED = {270: "transpose=cclock"}
 
@@ -205,6 +206,10 @@ def hdr_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # before (CRA with RASL pictures)
     make_video(folder / "opengop.mov", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["opengop.mov"],
                extra=(*X265, "-x265-params", "log-level=error:keyint=30:open-gop=1"))
+    # HEVC Main 10 HLG in Matroska, as some cameras and screen recorders store it
+    make_video(folder / "hlg.mkv", duration=DURATION, size=SIZE, codec="libx265", offset=OFFSETS["hlg.mkv"],
+               extra=("-vf", f"{PATCH},{TO_HLG}", "-pix_fmt", "yuv420p10le", *HLG_TAGS, "-preset", "ultrafast",
+                      "-x265-params", CLOSED))
     # 10-bit H.264 (High 10), BT.709
     make_video(folder / "deep.mp4", duration=DURATION, size=SIZE, offset=OFFSETS["deep.mp4"],
                extra=("-vf", PATCH, "-pix_fmt", "yuv420p10le", *BT709_TAGS))
@@ -364,6 +369,16 @@ async def test_open_gop_hevc_is_encoded_whole(hdr_library: Path, tmp_path: Path)
     assert (video["codec_name"], video["codec_tag_string"]) == ("hevc", "hvc1")
     assert frame_indices(result) == expected(clips)
     assert decode_errors(result) == ""
+
+
+async def test_hdr_in_matroska_is_converted_too(hdr_library: Path, tmp_path: Path) -> None:
+    clips = [ClipInput("sdr.mp4", 0.5, 2.5), ClipInput("hlg.mkv", 0.5, 1.5)]
+    done, result = await render(hdr_library, tmp_path, clips)
+    # its frames are not copied (Matroska's time stamps are too coarse), but its colours are known and converted
+    assert [clip.video for clip in done.clips] == ["smart", "reencode"]
+    assert colour_tags(stream(probe(result), "video")) == ("bt709", "bt709", "bt709")
+    assert frame_indices(result) == expected(clips)
+    assert_same_colour(patch_rgb(result, segment_middles(done)[1]), patch_rgb(hdr_library / "hlg.mkv", 1.0))
 
 
 async def test_a_10_bit_h264_first_clip_gives_a_10_bit_h264_output(hdr_library: Path, tmp_path: Path) -> None:

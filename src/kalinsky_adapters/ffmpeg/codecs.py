@@ -67,10 +67,10 @@ class CodecRule(Protocol):
         ...
 
 
-def _progressive(coding: VideoCoding) -> bool:
-    """Whether the frames are progressive (or not said otherwise): interlaced frames are never copied, the encoders
-    here write progressive frames that could not join them."""
-    return coding.field_order in ("", "progressive")
+def _stored_to_copy(coding: VideoCoding) -> bool:
+    """Whether the frames are progressive (or not said otherwise), in MP4/MOV: interlaced frames are never copied
+    (the encoders here write progressive frames that could not join them), nor frames of other containers."""
+    return coding.field_order in ("", "progressive") and coding.mp4
 
 
 def _same_join_coding(first: VideoCoding, other: VideoCoding) -> bool:
@@ -108,7 +108,7 @@ class X264Rules:
             and coding.pix_fmt == "yuv420p"
             and coding.reorder_depth in self.REORDER
             and coding.constant_rate
-            and _progressive(coding)
+            and _stored_to_copy(coding)
         )
 
     def joinable(self, first: VideoCoding, other: VideoCoding) -> bool:
@@ -178,7 +178,7 @@ class X265Rules:
             and coding.pix_fmt in self.PROFILES
             and coding.reorder_depth in self.REORDER
             and coding.constant_rate
-            and _progressive(coding)
+            and _stored_to_copy(coding)
         )
 
     def joinable(self, first: VideoCoding, other: VideoCoding) -> bool:
