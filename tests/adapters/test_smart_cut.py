@@ -220,7 +220,9 @@ async def test_plan_for_a_source_without_copyable_frames_reencodes_it_whole(libr
     await services.reindex(FfprobeProber(library, FFPROBE), repo)
     sources = sources_by_filename(await repo.list_sources())
     assert sources["gop.mp4"].keyframes == (0, 30, 60, 90) and sources["gop.mp4"].frame_count == 120
-    assert sources["vp9.webm"].coding is None and sources["phone.mp4"].coding.rotation == 90
+    webm = sources["vp9.webm"].coding
+    assert webm is not None and not webm.mp4 and not RULES.copyable(webm)  # known, but never copied from WebM
+    assert sources["phone.mp4"].coding.rotation == 90
     clips = [ClipInput("hevc.mp4", 0.5, 3.5), ClipInput("gop.mp4", 0, 2)]
     assembly = await services.create_assembly(repo, RULES, clips)
     plan = plan_render(assembly, sources, RULES, fade_ms=50)
