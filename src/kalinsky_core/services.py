@@ -85,7 +85,7 @@ async def reindex(prober: MediaProber, repo: AssemblyRepo) -> SourceIndex:
 
     Files the prober cannot read are skipped and reported, never fatal; other extensions are ignored. A file
     indexed before whose size, modification time and inode are unchanged keeps what was learnt of it (it is
-    neither probed nor hashed again).
+    neither probed nor hashed again), unless it was indexed before some of what is now learnt was recorded.
     """
     previous = sources_by_filename(await repo.list_sources() or ())
     sources: list[Source] = []
@@ -96,7 +96,9 @@ async def reindex(prober: MediaProber, repo: AssemblyRepo) -> SourceIndex:
             identity = await prober.identify(filename)
             if known is not None and known.identity is not None and identity is not None and (
                 known.identity.same_stat(identity)
-            ) and (known.audio_codec or not known.has_audio):  # indexed before audio codecs were recorded
+            ) and (known.audio_codec or not known.has_audio) and (  # indexed before audio codecs were recorded
+                known.coding is not None  # indexed before the coding of files other than MP4/MOV was recorded
+            ):
                 sources.append(attrs.evolve(known, index=len(sources) + 1))
                 continue
             info = await prober.probe(filename)

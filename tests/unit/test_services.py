@@ -12,12 +12,15 @@ from kalinsky_adapters.memory import FakeProber, FakeRendering, InMemoryRepo
 from kalinsky_core import services
 from kalinsky_core.errors import AssemblyNotFound, InvalidClip, NotIndexed, StorageUnavailable
 from kalinsky_core.jobs import Leases, LocalWorker, Renderer
-from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentity, MediaInfo, Phase
+from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput, FileIdentity, MediaInfo, Phase, VideoCoding
 from kalinsky_core.report import CacheUse, ClipReport, RenderReport
 
 RULES = CodecRules()
 INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="30", has_audio=True, file_size=10,
                  audio_codec="aac", audio_duration=5.0)
+#: what probing now learns of every video
+CODED = attrs.evolve(INFO, coding=VideoCoding(codec="h264", profile="High", level=30, pix_fmt="yuv420p",
+                                               reorder_depth=2, time_base="1/15360"))
 FOLDER = {"b.mp4": INFO, "a.MOV": INFO, "bad.mkv": "Invalid data found when processing input", "x.txt": INFO}
 
 
@@ -37,8 +40,8 @@ async def test_reindex_sorts_skips_unreadable_and_ignores_other_extensions() -> 
 
 async def test_a_reindex_keeps_what_it_knew_of_files_whose_stat_is_unchanged() -> None:
     def identified(inode: int, mtime_ns: int = 1) -> MediaInfo:
-        return attrs.evolve(INFO, identity=FileIdentity(size=10, mtime_ns=mtime_ns, inode=inode, device=1,
-                                                        digest=f"digest of {inode}"))
+        return attrs.evolve(CODED, identity=FileIdentity(size=10, mtime_ns=mtime_ns, inode=inode, device=1,
+                                                         digest=f"digest of {inode}"))
 
     prober = FakeProber({"a.mp4": identified(1), "b.mp4": identified(2), "c.mp4": identified(3)})
     repo = InMemoryRepo()
@@ -58,13 +61,25 @@ async def test_a_reindex_keeps_what_it_knew_of_files_whose_stat_is_unchanged() -
 async def test_a_reindex_probes_again_a_file_indexed_before_audio_codecs_were_recorded() -> None:
     identity = FileIdentity(size=10, mtime_ns=1, inode=1, device=1)
     repo = InMemoryRepo()
-    old = attrs.evolve(INFO, identity=identity, audio_codec="", audio_duration=None)
+    old = attrs.evolve(CODED, identity=identity, audio_codec="", audio_duration=None)
     await services.reindex(FakeProber({"a.mp4": old, "silent.mp4": attrs.evolve(old, has_audio=False)}), repo)
-    prober = FakeProber({"a.mp4": attrs.evolve(INFO, identity=identity),
+    prober = FakeProber({"a.mp4": attrs.evolve(CODED, identity=identity),
                          "silent.mp4": attrs.evolve(old, has_audio=False)})
     again = await services.reindex(prober, repo)
     assert prober.probed == ["a.mp4"]  # a file without sound lacks nothing
     assert again.sources[0].audio_codec == "aac"
+
+
+async def test_a_reindex_probes_again_a_file_indexed_before_its_coding_was_recorded() -> None:
+    identity = FileIdentity(size=10, mtime_ns=1, inode=1, device=1)
+    repo = InMemoryRepo()
+    await services.reindex(FakeProber({"a.mkv": attrs.evolve(INFO, identity=identity),
+                                       "b.mp4": attrs.evolve(CODED, identity=identity)}), repo)
+    prober = FakeProber({"a.mkv": attrs.evolve(CODED, identity=identity),
+                         "b.mp4": attrs.evolve(CODED, identity=identity)})
+    again = await services.reindex(prober, repo)
+    assert prober.probed == ["a.mkv"]  # e.g. Matroska, whose colours were not recorded: probed again
+    assert again.sources[0].coding is not None
 
 
 async def test_an_empty_folder_is_an_index_too() -> None:

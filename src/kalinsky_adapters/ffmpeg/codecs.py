@@ -123,8 +123,8 @@ class X264Rules:
         return "yuv420p10le" if deep else "yuv420p"
 
     def encoder_args(self, coding: VideoCoding | None, settings: EncoderSettings) -> list[str]:
-        """libx264 arguments; with `coding`, tagged with its colour description, and for a copyable one set up like
-        the frames coded so (profile, level, B-frame delay)."""
+        """libx264 arguments: 8 or 10 bits as `coding` is, and for a copyable one set up like the frames coded so
+        (profile, level, B-frame delay). Colour tags are the caller's (FfmpegCommands.encoder_args)."""
         pix_fmt = self.pix_fmt(coding)
         args = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt]
         if pix_fmt != "yuv420p":

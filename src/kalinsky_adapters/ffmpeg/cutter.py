@@ -178,7 +178,11 @@ async def _rewritten(make: Callable[[], Awaitable[None]], video: Path, rewrite: 
 async def _spliced(make: Callable[[], Awaitable[None]], video: Path, what: str) -> None:
     """Make the copied HEVC piece `video`; if it starts at a CRA picture, make that a BLA one (see SpliceAtStart)."""
     await make()
-    if await asyncio.to_thread(_starts_at_cra, video):
+    try:
+        starts_at_cra = await asyncio.to_thread(_starts_at_cra, video)
+    except mp4.Mp4Error as error:
+        raise RenderFailed(f"{what}: its copied frames cannot be read: {error}") from None
+    if starts_at_cra:
         await _rewritten(_nothing, video, SpliceAtStart(), what)
 
 

@@ -11,11 +11,11 @@ pieces of a clean render use ids of their own, see codecs.py), and none are left
 them only from the sample entry (Apple's, some hardware) need; the movie box is then moved before the media data.
 In-band parameter sets of copied source frames are dropped too when the sample entry can hold them; one that
 redefines an id with other content is left in-band (no sample entry can hold both). Two pieces that define one id
-differently fail the render (HEVC pieces, whose ids are not made distinct yet, keep the first piece's sets
-when they clash). This is part of the join, so a join taken from the cache is complete too.
+differently fail the render. This is part of the join, so a join taken from the cache is complete too.
 
 Around every join the output's frames (video and audio) are decoded once more, a short window from the keyframe
-before it, all joins in one ffprobe: what the decoders say there goes into the render's report.
+before it, the joins shared among two ffprobes: what the decoders say there goes into the render's report. What
+was measured in a result is cached beside it: a result taken from the cache is not decoded again.
 """
 
 from __future__ import annotations
