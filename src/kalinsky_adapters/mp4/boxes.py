@@ -24,6 +24,7 @@ entries); every other box is kept as its bytes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
@@ -430,24 +431,14 @@ def _temporary(destination: Path) -> tuple[BinaryIO, Path]:
 
 def _finish(handle: BinaryIO, temporary: Path, destination: Path, like: Path) -> None:
     try:
-        handle.flush()
-        os.fsync(handle.fileno())
         handle.close()
-        with _suppress_os_error():
+        with contextlib.suppress(OSError):
             os.chmod(temporary, stat.S_IMODE(os.stat(like).st_mode))
         os.replace(temporary, destination)
     except BaseException:
         handle.close()
         temporary.unlink(missing_ok=True)
         raise
-
-
-class _suppress_os_error:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, error: object, trace: object) -> bool:
-        return isinstance(error, OSError)
 
 
 def _copy_range(source: BinaryIO, destination: BinaryIO, offset: int, size: int) -> None:
