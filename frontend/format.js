@@ -135,3 +135,11 @@ export function renderPlaysInBrowser(assembly, sources) {
 export const OTHER_PLAYERS =
   "This render keeps its source's coding (HEVC or 10-bit), which this browser cannot play. It plays in other " +
   "players (QuickTime, VLC, phones, TVs): download it.";
+
+/** What a render the browser was expected to play says when it could not, twice: `error` is the player's
+ *  MediaError (its code and message), if it gave one. */
+export function notPlayedText(error) {
+  const reasons = { 1: "loading stopped", 2: "network error", 3: "decoding error", 4: "not readable or not found" };
+  const reason = [reasons[error?.code], error?.message].filter(Boolean).join(": ");
+  return `This browser could not play this render${reason ? ` (${reason})` : ""}. Other players may: download it.`;
+}

@@ -6,7 +6,14 @@
 
 import { api, errorText } from "./api.js";
 import { announce, h, $, show } from "./dom.js";
-import { downloadName, OTHER_PLAYERS, progressLabel, relativeTime, renderPlaysInBrowser } from "./format.js";
+import {
+  downloadName,
+  notPlayedText,
+  OTHER_PLAYERS,
+  progressLabel,
+  relativeTime,
+  renderPlaysInBrowser,
+} from "./format.js";
 import { followEvents } from "./live.js";
 import { store } from "./state.js";
 import { formatDuration } from "./timecode.js";
@@ -300,24 +307,37 @@ function progressBody(assembly) {
   );
 }
 
+/** A render's player. A load that fails is tried once more a moment later (a busy server or network drops
+ *  requests now and then); a second failure says so, never a black box. */
+function renderPlayer(assembly, preload) {
+  return h("video", {
+    class: "render-player",
+    controls: true,
+    playsinline: true,
+    preload: preload ? "metadata" : "none",
+    src: assembly.output_url,
+    "aria-label": `Result of ${displayName(assembly)}`,
+    onerror: (event) => {
+      const video = event.target;
+      if (!video.dataset.retried) {
+        video.dataset.retried = "yes";
+        setTimeout(() => video.isConnected && video.load(), RETRY_PLAYER_MS);
+        return;
+      }
+      video.replaceWith(h("p", { class: "notice render-not-played" }, notPlayedText(video.error)));
+    },
+  });
+}
+
+/** How long a render's player waits before it loads again after an error. */
+const RETRY_PLAYER_MS = 1000;
+
 function doneBody(assembly, preload) {
-  const note = () => h("p", { class: "notice render-elsewhere" }, OTHER_PLAYERS);
   const playable = renderPlaysInBrowser(assembly, store.get("sources"));
   return h(
     "div",
     { class: "render-output" },
-    playable
-      ? h("video", {
-          class: "render-player",
-          controls: true,
-          playsinline: true,
-          preload: preload ? "metadata" : "none",
-          src: assembly.output_url,
-          "aria-label": `Result of ${displayName(assembly)}`,
-          // never a black box: a file the browser turns down says where it plays
-          onerror: (event) => event.target.replaceWith(note()),
-        })
-      : note(),
+    playable ? renderPlayer(assembly, preload) : h("p", { class: "notice render-elsewhere" }, OTHER_PLAYERS),
     h(
       "div",
       { class: "render-links" },

@@ -56,39 +56,58 @@ class Server:
     ) -> None:
         """`max_file_bytes`: no file the server (or its ffmpeg) writes may grow past this, as on a full disk."""
         self.workdir = workdir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        with open(workdir / "server.log", "ab") as log:
-            self.process = subprocess.Popen(
-                [KALINSKY, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=workdir,
-                env={**os.environ, **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a test can kill it with its ffmpegs
-                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes)))
-                if max_file_bytes else None,
-            )
-        self._wait_ready()
+        for attempt in range(3):
+            self.port = port or free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            log_path = workdir / "server.log"
+            self._log_start = log_path.stat().st_size if log_path.exists() else 0
+            with open(log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    [KALINSKY, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                    cwd=workdir,
+                    env={**os.environ, **(env or {})},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: a test can kill it with its ffmpegs
+                    preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes)))
+                    if max_file_bytes else None,
+                )
+            try:
+                self._wait_ready()
+                return
+            except RuntimeError:
+                # the port picked was taken meanwhile by another test's process: pick another
+                if port is not None or attempt == 2 or "address already in use" not in self._own_log():
+                    raise
 
     def _wait_ready(self) -> None:
+        """Until this process listens and answers. Another process may hold the port (a free port is only free
+        when it is picked): what answers there counts only once this server's own log says it listens on it."""
         deadline = time.monotonic() + 60
+        listening = f"Uvicorn running on {self.url}"
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
-            try:
-                urllib.request.urlopen(f"{self.url}/api/v1/assemblies", timeout=2).close()
-                return
-            except urllib.error.HTTPError:
-                return  # it answers (e.g. 401: an API token is set)
-            except OSError:
-                pass
+            if listening in self._own_log():
+                try:
+                    urllib.request.urlopen(f"{self.url}/api/v1/assemblies", timeout=2).close()
+                    return
+                except urllib.error.HTTPError:
+                    return  # it answers (e.g. 401: an API token is set)
+                except OSError:
+                    pass
             if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
+                raise TimeoutError(f"server did not start: {self.log()}")
             time.sleep(0.1)
 
     def log(self) -> str:
         return (self.workdir / "server.log").read_text(errors="replace")
+
+    def _own_log(self) -> str:
+        """What this process has logged (server.log is shared by the servers a test starts in one folder)."""
+        with open(self.workdir / "server.log", "rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode(errors="replace")
 
     def stop(self, timeout: float = 30) -> float:
         """SIGTERM, as a service manager stops it; the seconds it took to exit."""

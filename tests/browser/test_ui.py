@@ -318,6 +318,9 @@ def test_smart_cut_render_plays_frame_exact_and_renders_can_be_cancelled(
         assert [clip["video"] for clip in http_json("GET", f"{base}/api/v1/assemblies/{clean['id']}")[1]["clips"]] \
             != ["reencode", "reencode"]  # frames were copied
         player = f"#render-{clean['id']} video"
+        if not card.locator("video").count():
+            requests = [line for line in (tmp_path / "server.log").read_text().splitlines() if "/output/" in line]
+            pytest.fail(f"no player on the card: {card.inner_text()!r}; the server saw {requests}")
         page.eval_on_selector(player, "video => { video.preload = 'auto'; video.load(); }")
         page.wait_for_function(f"() => document.querySelector('{player}').readyState >= 2")
         # output frame k shows source frame 15 + k for the first clip (90 frames), then 30 + (k - 90)
@@ -327,6 +330,16 @@ def test_smart_cut_render_plays_frame_exact_and_renders_can_be_cancelled(
                 f"(selector) => !document.querySelector(selector).seeking && ({FRAME_OF})(selector) === {frame}",
                 arg=player, polling=50, timeout=5000,
             )
+
+        # A load that fails (a dropped request) is tried again: the player still comes to play the render.
+        other = browser.new_page(viewport=LAPTOP)
+        dropped: list[str] = []
+        other.route("**/output/**", lambda route: (dropped.append(route.request.url), route.abort())
+                    if not dropped else route.continue_())
+        other.goto(base)
+        other.wait_for_function(f"() => document.querySelector('{player}')?.readyState >= 2", timeout=15_000)
+        assert len(dropped) == 1
+        other.close()
 
         _, long = http_json("POST", f"{base}/api/v1/assemblies",
                             {"name": "Long", "preview": True, "clips": [{"source": "a.mp4"}] * 120})

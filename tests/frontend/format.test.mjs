@@ -97,3 +97,13 @@ test("a clean render that starts with HEVC or 10-bit H.264 is not played in the 
   assert.equal(renderPlaysInBrowser(clean("deep.mp4"), sources), false);
   assert.equal(renderPlaysInBrowser({ ...clean("deep.mp4"), preview: true }, sources), true);
 });
+
+test("a render the browser could not play says why, in one line", async () => {
+  const { notPlayedText } = await import("../../frontend/format.js");
+  assert.equal(notPlayedText({ code: 4, message: "DEMUXER_ERROR_COULD_NOT_OPEN" }),
+               "This browser could not play this render (not readable or not found: DEMUXER_ERROR_COULD_NOT_OPEN). " +
+               "Other players may: download it.");
+  assert.equal(notPlayedText({ code: 2, message: "" }),
+               "This browser could not play this render (network error). Other players may: download it.");
+  assert.equal(notPlayedText(null), "This browser could not play this render. Other players may: download it.");
+});
