@@ -41,11 +41,18 @@ export function skipReason(filename, reason) {
   return at >= 0 ? text.slice(at + prefix.length) : text;
 }
 
-/** The shape of a source's picture as a class: "vertical", "square" or "" (landscape, or not known). */
+/** How wide a source's picture is shown: its width in pixels times their aspect (anamorphic video's differ). */
+function shownWidth(source, pixelAspect = source.qc?.pixel_aspect ?? "1:1") {
+  const [across, down] = pixelAspect.split(":").map(Number);
+  return across > 0 && down > 0 ? Math.round((source.width * across) / down) : source.width;
+}
+
+/** The shape of a source's picture as shown, as a class: "vertical", "square" or "" (landscape, or not known). */
 export function orientation(source) {
   if (!source.width || !source.height) return "";
-  if (source.height > source.width) return "vertical";
-  return source.height === source.width ? "square" : "";
+  const width = shownWidth(source);
+  if (source.height > width) return "vertical";
+  return source.height === width ? "square" : "";
 }
 
 /** When something happened, for people: "just now", "5 minutes ago", "2 hours ago", then the date. */
@@ -97,6 +104,9 @@ export function qcBadges(source) {
   }
   if (qc.rotation) {
     badges.push({ label: `rotated ${qc.rotation}°`, title: "Stored sideways with a display rotation (as phones record): shown upright.", warn: false });
+  }
+  if (qc.pixel_aspect && qc.pixel_aspect !== "1:1") {
+    badges.push({ label: "anamorphic", title: `Its pixels are not square (${qc.pixel_aspect}): it is shown ${shownWidth(source, qc.pixel_aspect)}x${source.height}, as renders keep it.`, warn: false });
   }
   if (qc.variable_frame_rate) {
     badges.push({ label: "VFR", title: "Variable frame rate: its frames are re-encoded in clean renders, never copied.", warn: true });

@@ -18,7 +18,7 @@ from kalinsky_adapters.process import file_url, without_path
 from kalinsky_adapters.source_files import MissingSourceFile, OutsideSourceFolder, SourceFolder
 from kalinsky_core.copying import CopyPoints, copy_points
 from kalinsky_core.errors import ProbeFailed
-from kalinsky_core.model import FileIdentity, MediaInfo, VideoCoding
+from kalinsky_core.model import FileIdentity, MediaInfo, VideoCoding, pixel_aspect
 from kalinsky_core.ports import CodingRules
 
 #: Pictures attached to audio files (cover art) are video streams too; they are not a video.
@@ -69,7 +69,14 @@ def _coding(video: dict[str, Any], container: dict[str, Any]) -> VideoCoding:
         **{key: _described(video, key) for key in ("color_primaries", "color_transfer", "color_space", "color_range",
                                                   "field_order")},
         mp4="mp4" in str(container.get("format_name", "")),  # ffprobe calls MP4 and MOV "mov,mp4,m4a,3gp,..."
+        sample_aspect=_sample_aspect(video),
     )
+
+
+def _sample_aspect(video: dict[str, Any]) -> str:
+    """The stream's sample aspect ratio, reduced ("4:3"); "1:1" where it is unknown ("0:1") or not said."""
+    aspect = pixel_aspect(str(video.get("sample_aspect_ratio") or ""))
+    return f"{aspect.numerator}:{aspect.denominator}"
 
 
 def _described(video: dict[str, Any], key: str) -> str:

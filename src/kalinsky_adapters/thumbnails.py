@@ -60,7 +60,9 @@ class FfmpegThumbnailer:
             self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
             "-ss", f"{seconds:.6f}", "-i", file_url(source_file),
             "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn",
-            "-vf", f"scale='min({POSTER_BOX},iw)':'min({POSTER_BOX},ih)':force_original_aspect_ratio=decrease"
+            # square pixels first (images have no pixel aspect): anamorphic video is shown in its own shape
+            "-vf", f"scale='2*trunc(iw*sar/2)':ih,setsar=1,"
+            f"scale='min({POSTER_BOX},iw)':'min({POSTER_BOX},ih)':force_original_aspect_ratio=decrease"
             ",format=yuvj420p",
             "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", file_url(destination),
         ]

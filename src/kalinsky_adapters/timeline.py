@@ -54,12 +54,13 @@ class FilmstripLayout:
 
 def filmstrip_layout(source: Source) -> FilmstripLayout:
     """The tiles of `source`'s filmstrip: evenly spaced frames (the middle one of each equal share of the source),
-    tiles as wide as the upright picture's aspect makes them at TILE_HEIGHT (even, at least 2)."""
+    tiles as wide as the upright picture's shape as shown makes them at TILE_HEIGHT (even, at least 2)."""
     fps = source.fps
     frame_count = source.frame_count or max(1, math.floor(source.duration * fps))
     count = max(1, min(FILMSTRIP_TILES, frame_count))
     frames = tuple(min(frame_count - 1, math.floor((i + 0.5) * frame_count / count)) for i in range(count))
-    aspect = source.width / source.height if source.width > 0 and source.height > 0 else 16 / 9
+    aspect = float(source.width * source.pixel_aspect / source.height) if source.width > 0 and source.height > 0 \
+        else 16 / 9
     tile_width = max(2, 2 * round(TILE_HEIGHT * aspect / 2))
     times = tuple(seek_time(frame, fps, copy=False) for frame in frames)
     return FilmstripLayout(count, tile_width, TILE_HEIGHT, frames, times)

@@ -51,6 +51,24 @@ class VideoCoding:
     #: Whether the stream is stored in MP4/MOV, whose time stamps are exact enough to join copied frames by (other
     #: containers' are too coarse or loose): frames of other files are never copied
     mp4: bool = True
+    #: The stored pictures' sample (pixel) aspect ratio as "W:H", "1:1" for square pixels (anamorphic video, e.g.
+    #: HDV's 1440x1080 shown 16:9, has others); "" when indexed before it was recorded
+    sample_aspect: str = ""
+
+    @property
+    def pixel_aspect(self) -> Fraction:
+        """The width of a stored pixel over its height (1 where unknown)."""
+        return pixel_aspect(self.sample_aspect)
+
+
+def pixel_aspect(sample_aspect: str) -> Fraction:
+    """A sample aspect ratio "W:H" as a fraction; 1 for "", "0:1" (unknown) or anything unreadable."""
+    width, _, height = sample_aspect.partition(":")
+    try:
+        aspect = Fraction(int(width), int(height))
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+    return aspect if aspect > 0 else Fraction(1)
 
 
 @attrs.frozen
@@ -126,6 +144,14 @@ class Source:
     @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
+
+    @property
+    def pixel_aspect(self) -> Fraction:
+        """The width of a pixel over its height as the picture is shown (upright: a quarter turn inverts it)."""
+        if self.coding is None:
+            return Fraction(1)
+        aspect = self.coding.pixel_aspect
+        return 1 / aspect if round(self.coding.rotation / 90) % 2 else aspect
 
     @classmethod
     def from_media(cls, index: int, filename: str, info: MediaInfo) -> Source:

@@ -92,6 +92,9 @@ class VideoFormat:
     #: The first clip's coding, which every encoded frame follows where the codec rules can encode it (codec,
     #: bit depth, colour description), also when none of its frames are copied; None: the rules' default.
     target: VideoCoding | None = None
+    #: The width of a pixel over its height, upright as `width` and `height` are: the first clip's in clean
+    #: renders (its frames are copied as they are coded), square in previews
+    pixel_aspect: Fraction = Fraction(1)
 
     @property
     def fps(self) -> Fraction:
@@ -106,6 +109,11 @@ class VideoFormat:
     def stored_size(self) -> tuple[int, int]:
         """Width and height of the coded pictures: the displayed size turned back by the output's rotation."""
         return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
+    @property
+    def stored_pixel_aspect(self) -> Fraction:
+        """The pixel aspect of the coded pictures, which the output's rotation turns (and so inverts)."""
+        return 1 / self.pixel_aspect if self.rotation % 180 else self.pixel_aspect
 
 
 def quarter_turn(degrees: int) -> int:
@@ -220,11 +228,15 @@ def _even(value: float) -> int:
 
 
 def output_format(first: Source, rules: CodingRules, preview: bool, preview_height: int | None) -> VideoFormat:
-    """The first clip's picture (even sizes, as H.264 needs). Previews shrink to `preview_height` if taller
-    and are always encoded; clean renders keep the first source's coding when its frames can be copied."""
+    """The first clip's picture (even sizes, as H.264 needs). Previews are shown as the first clip is, in square
+    pixels, shrunk to `preview_height` if taller, and always encoded; clean renders keep the first source's pixels
+    (size and aspect), and its coding when its frames can be copied."""
     scaled_width, scaled_height = float(first.width), float(first.height)
-    if preview and preview_height is not None and first.height > preview_height:
-        scaled_width, scaled_height = first.width * preview_height / first.height, preview_height
+    pixel_aspect = first.pixel_aspect
+    if preview:
+        scaled_width, pixel_aspect = float(first.width * first.pixel_aspect), Fraction(1)
+        if preview_height is not None and first.height > preview_height:
+            scaled_width, scaled_height = scaled_width * preview_height / first.height, preview_height
     width, height = _even(scaled_width), _even(scaled_height)
     keep_coding = not preview and first.coding is not None and rules.copyable(first.coding)
     keep_coding = keep_coding and (width, height) == (first.width, first.height)
@@ -234,7 +246,13 @@ def output_format(first: Source, rules: CodingRules, preview: bool, preview_heig
         frame_rate=first.frame_rate,
         coding=first.coding if keep_coding else None,
         target=None if preview else first.coding,
+        pixel_aspect=pixel_aspect,
     )
+
+
+def same_pixels(source: Source, output: VideoFormat) -> bool:
+    """Whether the source's pictures are the output's as they are: the same size and pixel aspect."""
+    return (source.width, source.height, source.pixel_aspect) == (output.width, output.height, output.pixel_aspect)
 
 
 def source_rotation(source: Source) -> int:
@@ -245,7 +263,7 @@ def source_rotation(source: Source) -> int:
 def _pieces(
     source: Source, output: VideoFormat, rules: CodingRules, first: int, stop: int, output_frames: int
 ) -> tuple[Piece, ...]:
-    same_picture = (source.width, source.height, source.fps) == (output.width, output.height, output.fps)
+    same_picture = same_pixels(source, output) and source.fps == output.fps
     can_copy = (
         same_picture
         and output.coding is not None
@@ -312,7 +330,7 @@ def plan_render(
                 output_frames=output_frames,
                 output_offset=float(offset),
                 duration=float(duration),
-                scale=(source.width, source.height) != (output.width, output.height),
+                scale=not same_pixels(source, output),
                 convert_fps=source.fps != output.fps,
                 has_audio=source.has_audio,
                 fade=min(fade_ms / 1000, float(duration) / 2),

@@ -82,6 +82,8 @@ class SourceQC:
     keyframe_interval: float | None  # longest, seconds
     browser_plays: bool
     clean_render: VideoPath  # the path of its video as the first clip of a clean render (cut off keyframes)
+    #: The width of a pixel over its height as shown, "W:H" ("1:1" square; others: anamorphic video)
+    pixel_aspect: str = "1:1"
 
     @property
     def long_gop(self) -> bool:
@@ -106,6 +108,7 @@ def source_qc(source: Source, rules: CodingRules) -> SourceQC:
         keyframe_interval=keyframe_interval(source.keyframes, source.frame_rate, source.frame_count),
         browser_plays=browser_playable(source),
         clean_render=VideoPath.SMART if copyable else VideoPath.REENCODE,
+        pixel_aspect=f"{source.pixel_aspect.numerator}:{source.pixel_aspect.denominator}",
     )
 
 

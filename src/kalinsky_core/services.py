@@ -98,6 +98,7 @@ async def reindex(prober: MediaProber, repo: AssemblyRepo) -> SourceIndex:
                 known.identity.same_stat(identity)
             ) and (known.audio_codec or not known.has_audio) and (  # indexed before audio codecs were recorded
                 known.coding is not None  # indexed before the coding of files other than MP4/MOV was recorded
+                and known.coding.sample_aspect != ""  # indexed before pixel aspects and field orders were recorded
             ):
                 sources.append(attrs.evolve(known, index=len(sources) + 1))
                 continue

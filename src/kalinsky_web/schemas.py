@@ -53,7 +53,7 @@ class AssemblyCreate(msgspec.Struct, forbid_unknown_fields=True):
 # -- responses -------------------------------------------------------------------------------------------------
 
 
-class VideoCoding(msgspec.Struct):
+class VideoCoding(msgspec.Struct, kw_only=True):
     """How a source's video is coded: what decides whether its frames can be copied."""
 
     codec: str
@@ -67,16 +67,18 @@ class VideoCoding(msgspec.Struct):
     profile: str
     reorder_depth: int
     rotation: int
+    sample_aspect: str  # the stored pictures' pixel aspect, "W:H" ("1:1" square; "" not known)
     time_base: str
 
 
-class SourceQC(msgspec.Struct):
+class SourceQC(msgspec.Struct, kw_only=True):
     """What a user should know of a source before cutting it: `hdr` "sdr", "hlg" or "pq"; `bit_depth` (null when
     the coding is unknown); display `rotation` in degrees; `variable_frame_rate`; `audio` "ok", "missing" or
     "short" (shorter than the picture); the longest `keyframe_interval` in seconds (null when unknown) and
     `long_gop` (over 2 s: slower smart cuts); whether `browser_plays` the file as it is; and `clean_render`, how
     its video is made as the first clip of a clean render ("smart": copied, only the frames around the cuts encoded
-    again; "reencode": encoded whole)."""
+    again; "reencode": encoded whole); `pixel_aspect`, the width of a pixel over its height as shown ("1:1"
+    square, others for anamorphic video, shown wider or narrower than its pixel size)."""
 
     audio: str
     bit_depth: int | None
@@ -85,6 +87,7 @@ class SourceQC(msgspec.Struct):
     hdr: str
     keyframe_interval: float | None
     long_gop: bool
+    pixel_aspect: str
     rotation: int
     variable_frame_rate: bool
 
@@ -93,7 +96,7 @@ class SourceQC(msgspec.Struct):
         return cls(
             audio=qc.audio, bit_depth=qc.bit_depth, browser_plays=qc.browser_plays, clean_render=qc.clean_render,
             hdr=qc.hdr.value, keyframe_interval=qc.keyframe_interval, long_gop=qc.long_gop, rotation=qc.rotation,
-            variable_frame_rate=qc.variable_frame_rate,
+            variable_frame_rate=qc.variable_frame_rate, pixel_aspect=qc.pixel_aspect,
         )
 
 
@@ -134,7 +137,7 @@ class Source(msgspec.Struct, kw_only=True):
                 color_space=coding.color_space, color_transfer=coding.color_transfer,
                 constant_rate=coding.constant_rate, level=coding.level, pix_fmt=coding.pix_fmt,
                 profile=coding.profile, reorder_depth=coding.reorder_depth, rotation=coding.rotation,
-                time_base=coding.time_base,
+                time_base=coding.time_base, sample_aspect=coding.sample_aspect,
             ),
             duration=source.duration,
             file_size=source.file_size,

@@ -41,10 +41,13 @@ test("download names are safe file names", () => {
   assert.equal(downloadName({ id: "asm_002", name: "Cut: 1/2", preview: true }), "Cut_ 1_2-preview.mp4");
 });
 
-test("a source's shape comes from its size", () => {
+test("a source's shape comes from its size as shown", () => {
   assert.equal(orientation({ width: 270, height: 480 }), "vertical");
   assert.equal(orientation({ width: 480, height: 480 }), "square");
   assert.equal(orientation({ width: 320, height: 240 }), "");
+  // anamorphic: 240x240 pixels of 4:3 are shown 320x240; 360x480 of 3:4 are shown 270x480
+  assert.equal(orientation({ width: 240, height: 240, qc: { pixel_aspect: "4:3" } }), "");
+  assert.equal(orientation({ width: 360, height: 480, qc: { pixel_aspect: "3:4" } }), "vertical");
   assert.equal(orientation({}), "");
 });
 
@@ -82,6 +85,10 @@ test("QC badges say what to know before cutting, each with a one-line explanatio
   const plain = { qc: { hdr: "sdr", bit_depth: 8, rotation: 0, variable_frame_rate: false, audio: "ok",
                         keyframe_interval: 1, long_gop: false, browser_plays: true, clean_render: "smart" } };
   assert.deepEqual(qcBadges(plain).map((b) => b.label), ["lossless"]);
+  assert.deepEqual(qcBadges({ ...plain, qc: { ...plain.qc, pixel_aspect: "1:1" } }).map((b) => b.label), ["lossless"]);
+  const hdv = qcBadges({ width: 1440, height: 1080, qc: { ...plain.qc, pixel_aspect: "4:3" } });
+  assert.deepEqual(hdv.map((b) => b.label), ["anamorphic", "lossless"]);
+  assert.match(hdv[0].title, /not square \(4:3\): it is shown 1920x1080/);
   assert.deepEqual(qcBadges({}), []);
 });
 

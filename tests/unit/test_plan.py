@@ -189,3 +189,27 @@ def test_a_rotated_first_clip_keeps_its_rotation_and_its_like_are_encoded_as_sto
     preview = plan_render(Assembly(id="asm_002", name=None, preview=True, clips=clips, created="t"),
                           sources_by_filename((phone, twin, upright)), RULES, fade_ms=50)
     assert preview.output.rotation == 0 and not any(s.as_stored for s in preview.segments)  # previews are upright
+
+
+def test_pixel_aspects_are_kept_in_clean_renders_and_squared_in_previews() -> None:
+    gop = dict(keyframes=(0, 30, 60, 90), frame_count=120, width=240, height=320)
+    # stored 320x240 in pixels of 4:3 with a quarter turn: upright, 240x320 pixels of 3:4
+    turned = source(1, "turned.mp4", 4.0, coding=attrs.evolve(H264, rotation=90, sample_aspect="4:3"), **gop)
+    square = source(2, "square.mp4", 4.0, coding=attrs.evolve(H264, sample_aspect="1:1"), **gop)
+    old = source(3, "old.mp4", 4.0, coding=H264, **gop)  # indexed before pixel aspects were recorded: square
+    assert (turned.pixel_aspect, square.pixel_aspect, old.pixel_aspect) == (Fraction(3, 4), 1, 1)
+    found = sources_by_filename((turned, square, old))
+
+    def planned(preview: bool, *order: int):
+        clips = tuple(resolve_clips([ClipInput(n, 0.5, 3.5) for n in order], (turned, square, old)))
+        return plan_render(Assembly(id="asm_001", name=None, preview=preview, clips=clips, created="t"), found, RULES,
+                           fade_ms=50)
+
+    clean = planned(False, 1, 2)
+    assert (clean.output.pixel_aspect, clean.output.stored_pixel_aspect) == (Fraction(3, 4), Fraction(4, 3))
+    assert [(s.video, s.scale) for s in clean.segments] == [("smart", False), ("reencode", True)]
+    preview = planned(True, 1, 2)
+    assert (preview.output.width, preview.output.height, preview.output.pixel_aspect) == (180, 320, 1)
+    assert [s.scale for s in preview.segments] == [True, True]
+    same = planned(False, 2, 3)  # "" and "1:1" are both square: copied side by side
+    assert [(s.video, s.scale) for s in same.segments] == [("smart", False), ("smart", False)]

@@ -20,7 +20,8 @@ INFO = MediaInfo(duration=5.0, width=320, height=240, codec="h264", frame_rate="
                  audio_codec="aac", audio_duration=5.0)
 #: what probing now learns of every video
 CODED = attrs.evolve(INFO, coding=VideoCoding(codec="h264", profile="High", level=30, pix_fmt="yuv420p",
-                                               reorder_depth=2, time_base="1/15360"))
+                                               reorder_depth=2, time_base="1/15360", field_order="progressive",
+                                               sample_aspect="1:1"))
 FOLDER = {"b.mp4": INFO, "a.MOV": INFO, "bad.mkv": "Invalid data found when processing input", "x.txt": INFO}
 
 
@@ -80,6 +81,20 @@ async def test_a_reindex_probes_again_a_file_indexed_before_its_coding_was_recor
     again = await services.reindex(prober, repo)
     assert prober.probed == ["a.mkv"]  # e.g. Matroska, whose colours were not recorded: probed again
     assert again.sources[0].coding is not None
+
+
+async def test_a_reindex_probes_again_a_file_indexed_before_its_pixel_aspect_was_recorded() -> None:
+    identity = FileIdentity(size=10, mtime_ns=1, inode=1, device=1)
+    repo = InMemoryRepo()
+    assert CODED.coding is not None
+    old = attrs.evolve(CODED, identity=identity, coding=attrs.evolve(CODED.coding, sample_aspect="", field_order=""))
+    await services.reindex(FakeProber({"a.mp4": old, "b.mp4": attrs.evolve(CODED, identity=identity)}), repo)
+    hdv = attrs.evolve(CODED.coding, sample_aspect="4:3", field_order="tt")
+    prober = FakeProber({"a.mp4": attrs.evolve(CODED, identity=identity, coding=hdv),
+                         "b.mp4": attrs.evolve(CODED, identity=identity)})
+    again = await services.reindex(prober, repo)
+    assert prober.probed == ["a.mp4"]  # e.g. anamorphic or interlaced video indexed as square and progressive
+    assert again.sources[0].coding == hdv
 
 
 async def test_an_empty_folder_is_an_index_too() -> None:

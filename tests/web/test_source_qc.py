@@ -32,8 +32,10 @@ def test_sources_report_qc_and_hevc_plays_through_its_proxy(tmp_path: Path, sour
         assert client.post("/api/v1/sources/reindex").status_code == 200
         a, b, c = client.get("/api/v1/sources").json()
         assert a["qc"] == {"audio": "ok", "bit_depth": 8, "browser_plays": True, "clean_render": "smart",
-                           "hdr": "sdr", "keyframe_interval": 1.0, "long_gop": False, "rotation": 0,
-                           "variable_frame_rate": False}
+                           "hdr": "sdr", "keyframe_interval": 1.0, "long_gop": False, "pixel_aspect": "1:1",
+                           "rotation": 0, "variable_frame_rate": False}
+        assert list(a["qc"]) == sorted(a["qc"]) and list(a["coding"]) == sorted(a["coding"])
+        assert a["coding"]["sample_aspect"] == "1:1"
         assert a["proxy"] == {"progress": 0.0, "state": "none"}  # no taller than a preview (720), plays as it is
         assert list(a) == sorted(a)  # fields in alphabetical order, as ever
         assert (b["qc"]["audio"], b["qc"]["browser_plays"]) == ("missing", True)

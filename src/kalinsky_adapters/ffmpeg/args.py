@@ -72,6 +72,22 @@ class Encoding:
         return self.clean_joins if segment.video is VideoPath.SMART else self.clean
 
 
+def fit_filter(width: int, height: int, pixel_aspect: Fraction, *, fast: bool = False) -> str:
+    """Scaling that fits a picture, as it is shown (its own pixel aspect applied: ffmpeg's `dar`), into a
+    `width` x `height` picture of `pixel_aspect` pixels, centred on black: it keeps its shape, whatever the pixels
+    of either. Sizes are even, rounded down (a hair up first, so that a picture of the output's shape fills it)."""
+    aspect = float(pixel_aspect)
+    wider = f"gt(dar,{float(Fraction(width) * pixel_aspect / height)!r})"  # than the output as shown
+    even = "2*max(1,trunc({}/2+0.001))"
+    fitted_width = even.format(f"{height}*dar/{aspect!r}")  # as high as the output
+    fitted_height = even.format(f"{width}*{aspect!r}/dar")  # as wide as the output
+    return (
+        f"scale=w='if({wider},{width},{fitted_width})':h='if({wider},{fitted_height},{height})'"
+        f"{':flags=fast_bilinear' if fast else ''},"
+        f"pad={width}:{height}:-1:-1"
+    )
+
+
 @attrs.define
 class FfmpegCommands:
     """Builds ffmpeg's argv for each step of a render."""
@@ -123,13 +139,12 @@ class FfmpegCommands:
         `from_proxy` are in BT.709 SDR already (see proxies.py)."""
         out = plan.output
         width, height = out.stored_size if segment.as_stored else (out.width, out.height)
+        pixel_aspect = out.stored_pixel_aspect if segment.as_stored else out.pixel_aspect
         steps = ["setpts=PTS-STARTPTS"]
         if segment.scale:
-            steps.append(
-                f"scale={width}:{height}:force_original_aspect_ratio=decrease"
-                f"{':flags=fast_bilinear' if plan.preview else ''},"
-                f"pad={width}:{height}:-1:-1,setsar=1"
-            )
+            steps.append(fit_filter(width, height, pixel_aspect, fast=plan.preview))
+        # every encoded picture says its pixel aspect, so that pieces of one output never differ in it
+        steps.append(f"setsar={pixel_aspect.numerator}/{pixel_aspect.denominator}")
         if segment.convert_fps:
             steps.append(f"fps={out.frame_rate}")
         if out.rotation and not segment.as_stored:
