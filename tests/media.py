@@ -73,8 +73,9 @@ def stream(report: dict, kind: str) -> dict | None:
     return next((s for s in report["streams"] if s["codec_type"] == kind), None)
 
 
-def frame_indices(path: Path, row_fraction: float = 0.75) -> list[int]:
-    """Decode every frame of `path` and read back the frame number coded in its stripes."""
+def frame_indices(path: Path, row_fraction: float = 0.75, every_frame: bool = False) -> list[int]:
+    """Decode every frame of `path` and read back the frame number coded in its stripes: at the stream's frame
+    rate (a frame lasting longer is read once per frame time), or with `every_frame` each frame once."""
     video = stream(probe(path), "video")
     width, height = int(video["width"]), int(video["height"])
     rotation = next((int(d["rotation"]) for d in video.get("side_data_list", ()) if "rotation" in d), 0)
@@ -83,7 +84,8 @@ def frame_indices(path: Path, row_fraction: float = 0.75) -> list[int]:
     row = min(height - 2, int(height * row_fraction)) // 2 * 2
     raw = subprocess.run(
         [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
-         "-vf", f"crop={width}:2:0:{row}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+         "-vf", f"crop={width}:2:0:{row}", *(["-fps_mode", "passthrough"] if every_frame else []),
+         "-f", "rawvideo", "-pix_fmt", "gray", "-"],
         check=True, capture_output=True,
     ).stdout
     frames = []

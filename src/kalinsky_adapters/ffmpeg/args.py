@@ -72,6 +72,11 @@ class Encoding:
         return self.clean_joins if segment.video is VideoPath.SMART else self.clean
 
 
+#: How far before a piece of variable frame rate its frames are read: the frame shown at its start may have
+#: started up to this long before (phones in low light, screen recordings of still pictures).
+VARIABLE_RATE_LEAD_S = 1.0
+
+
 def fit_filter(width: int, height: int, pixel_aspect: Fraction, *, fast: bool = False) -> str:
     """Scaling that fits a picture, as it is shown (its own pixel aspect applied: ffmpeg's `dar`), into a
     `width` x `height` picture of `pixel_aspect` pixels, centred on black: it keeps its shape, whatever the pixels
@@ -133,19 +138,28 @@ class FfmpegCommands:
             f":box=1:boxcolor=black@0.6:boxborderw={size // 4}:x={size // 2}:y={size // 2}"
         )
 
-    def video_filter(self, plan: RenderPlan, segment: SegmentPlan, from_proxy: bool = False) -> str:
+    def video_filter(
+        self, plan: RenderPlan, segment: SegmentPlan, from_proxy: bool = False, lead: float | None = None
+    ) -> str:
         """Decoded frames (upright, or as stored for `segment.as_stored`) to the output's coded pictures: those of
         an output that keeps a display rotation are stored turned back, as its copied frames are. Frames read
-        `from_proxy` are in BT.709 SDR already (see proxies.py)."""
+        `from_proxy` are in BT.709 SDR already (see proxies.py).
+
+        Frames of a constant rate are read from the piece's first frame on, and timed from it. Those of a variable
+        rate are read from `lead` seconds before the piece starts, and each output frame is the source frame shown
+        at its time (the last one that started by then, to the nearest frame): a frame that lasts over the piece's
+        start, or over several output frames, is shown for as long as it lasts."""
         out = plan.output
         width, height = out.stored_size if segment.as_stored else (out.width, out.height)
         pixel_aspect = out.stored_pixel_aspect if segment.as_stored else out.pixel_aspect
-        steps = ["setpts=PTS-STARTPTS"]
+        steps = ["setpts=PTS-STARTPTS" if lead is None else f"setpts=PTS-{lead:.6f}/TB"]
         if segment.scale:
             steps.append(fit_filter(width, height, pixel_aspect, fast=plan.preview))
         # every encoded picture says its pixel aspect, so that pieces of one output never differ in it
         steps.append(f"setsar={pixel_aspect.numerator}/{pixel_aspect.denominator}")
-        if segment.convert_fps:
+        if lead is not None:
+            steps.append(f"fps={out.frame_rate}:start_time=0")
+        elif segment.convert_fps:
             steps.append(f"fps={out.frame_rate}")
         if out.rotation and not segment.as_stored:
             steps.append(TURN_BACK[out.rotation])
@@ -218,9 +232,14 @@ class FfmpegCommands:
         reads = source if proxy is None else proxy
         # Frames rotated like the output's are encoded as stored, not turned upright (and back).
         as_stored = ["-autorotate", "0"] if segment.as_stored else []
+        seek, lead = piece.seek, None
+        if segment.coding is not None and not segment.coding.constant_rate:
+            seek = max(0.0, piece.seek - VARIABLE_RATE_LEAD_S)
+            lead = piece.seek - seek
         return [*self.head(), *filter_threads, *fast_decode, *threading, *as_stored,
-                "-ss", _us(piece.seek), "-t", _us(read),
-                "-i", file_url(reads), "-map", "0:v:0", "-vf", self.video_filter(plan, segment, proxy is not None),
+                "-ss", _us(seek), "-t", _us(read + (lead or 0.0)),
+                "-i", file_url(reads), "-map", "0:v:0",
+                "-vf", self.video_filter(plan, segment, proxy is not None, lead),
                 "-frames:v", str(piece.output_frames), *self.encoder_args(plan, segment), *threading,
                 "-an", "-f", "mov", file_url(destination)]
 
