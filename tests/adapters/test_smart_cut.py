@@ -15,13 +15,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from media import FFMPEG, FFPROBE, audio_samples, frame_indices, make_video, probe, rms, stream
+from renders import render_clips
 
 from kalinsky_adapters import mp4
-from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
-from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
+from kalinsky_core.model import Assembly, ClipInput
 from kalinsky_core.plan import frame_span, plan_render, sources_by_filename
 
 RULES = CodecRules()
@@ -65,13 +66,7 @@ def expected(clips: Sequence[ClipInput]) -> list[int]:
 
 
 async def render(library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False) -> tuple[Assembly, Path]:
-    repo = InMemoryRepo()
-    await services.reindex(FfprobeProber(library, FFPROBE), repo)
-    rendering = ffmpeg_rendering(library, out, FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
-    done = await services.render_assembly(assembly, repo, rendering)
-    assert done.status is AssemblyStatus.DONE, done.error
-    return done, out / done.id / "result.mp4"
+    return await render_clips(library, out, clips, preview=preview)
 
 
 def decode_errors(path: Path) -> str:

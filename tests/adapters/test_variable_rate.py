@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 from media import BITS, FFMPEG, FFPROBE, frame_indices, make_video, probe, stream
+from renders import render_clips
 
-from kalinsky_adapters.ffmpeg import CodecRules, ffmpeg_rendering
+from kalinsky_adapters.ffmpeg import CodecRules
 from kalinsky_adapters.ffprobe import FfprobeProber
 from kalinsky_adapters.memory import InMemoryRepo
 from kalinsky_core import services
-from kalinsky_core.model import Assembly, AssemblyStatus, ClipInput
+from kalinsky_core.model import ClipInput
 from kalinsky_core.plan import frame_span, seek_time
 from kalinsky_core.qc import source_qc
 
@@ -74,16 +75,6 @@ def expected(library: Path, clips: Sequence[ClipInput]) -> list[int]:
     return frames
 
 
-async def render(library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False) -> tuple[Assembly, Path]:
-    repo = InMemoryRepo()
-    await services.reindex(FfprobeProber(library, FFPROBE), repo)
-    rendering = ffmpeg_rendering(library, out, FFMPEG, FFPROBE)
-    assembly = await services.create_assembly(repo, RULES, clips, preview=preview)
-    done = await services.render_assembly(assembly, repo, rendering)
-    assert done.status is AssemblyStatus.DONE, done.error
-    return done, out / done.id / "result.mp4"
-
-
 def assert_constant_rate_in_sync(path: Path) -> None:
     report = probe(path)
     video, audio = stream(report, "video"), stream(report, "audio")
@@ -106,7 +97,7 @@ async def test_a_clean_render_shows_each_frame_for_as_long_as_the_source_does(li
     # the second clip starts at frame 61's time, which frame 60 still fills
     clips = [ClipInput("phone.mov", 0.5, 2.5), ClipInput("phone.mov", 1.0175, 1.6), ClipInput("steady.mp4", 0.5, 1.5),
              ClipInput("phone.mov", 2.0, 3.0)]
-    done, result = await render(library, tmp_path, clips)
+    done, result = await render_clips(library, tmp_path, clips)
     assert [clip.video for clip in done.clips] == ["reencode", "reencode", "reencode", "reencode"]
     frames = frame_indices(result)
     assert frames == expected(library, clips)
@@ -118,7 +109,7 @@ async def test_a_clean_render_shows_each_frame_for_as_long_as_the_source_does(li
 
 async def test_a_variable_rate_clip_after_a_copied_one_is_timed_alike(library: Path, tmp_path: Path) -> None:
     clips = [ClipInput("steady.mp4", 0.5, 2.5), ClipInput("phone.mov", 0.9, 2.1)]
-    done, result = await render(library, tmp_path, clips)
+    done, result = await render_clips(library, tmp_path, clips)
     assert [clip.video for clip in done.clips] == ["smart", "reencode"]
     assert frame_indices(result) == expected(library, clips)
     assert_constant_rate_in_sync(result)
@@ -126,5 +117,5 @@ async def test_a_variable_rate_clip_after_a_copied_one_is_timed_alike(library: P
 
 async def test_a_preview_shows_the_same_frames(library: Path, tmp_path: Path) -> None:
     clips = [ClipInput("phone.mov", 1.0175, 2.5)]
-    _done, result = await render(library, tmp_path, clips, preview=True)
+    _done, result = await render_clips(library, tmp_path, clips, preview=True)
     assert frame_indices(result) == expected(library, clips)
