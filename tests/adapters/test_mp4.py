@@ -10,7 +10,9 @@ import pytest
 from media import FFMPEG, FFPROBE, make_video
 
 from kalinsky_adapters import mp4
+from kalinsky_adapters.mp4 import records
 from kalinsky_adapters.mp4.boxes import read_movie
+from kalinsky_adapters.mp4.hevc import HevcIds
 
 H264_TYPES, HEVC_TYPES = mp4.PARAMETER_SET_TYPES["h264"], mp4.PARAMETER_SET_TYPES["hevc"]
 
@@ -194,6 +196,25 @@ def test_hevc_record_keeps_its_fields_and_is_complete(files: dict[str, Path], tm
             position += 2 + int.from_bytes(after.raw[position:position + 2])
     assert arrays[:3] == [(1, 32), (1, 33), (1, 34)]
     assert decoded(path) == before
+
+
+def test_an_hevc_record_holding_a_high_tier_sps_says_high_tier(files: dict[str, Path], tmp_path: Path) -> None:
+    high = make_video(tmp_path / "high.mov", duration=1.0, audio=False, codec="libx265",
+                      extra=("-tag:v", "hvc1", "-x265-params", "log-level=error:level-idc=4:high-tier=1"))
+    renumbered = tmp_path / "high-1.mov"
+    mp4.rewrite_nal_units(high, renumbered, HevcIds(1))
+    main, other = mp4.open_video(files["hevc.mov"]).record, mp4.open_video(renumbered).record
+    assert main is not None and other is not None
+    sps = [unit for record in (main, other) for unit in record.units if mp4.nal_type("hevc", unit) == 33]
+    assert [records.hevc_high_tier(unit) for unit in sps] == [False, True]
+    assert not main.raw[1] & 0x20
+    path = tmp_path / "joined.mov"
+    path.write_bytes(files["hevc.mov"].read_bytes())
+    mp4.put_parameter_sets(path, mp4.merge_parameter_sets("hevc", [main.units, other.units]))
+    joined = mp4.open_video(path).record
+    assert joined is not None
+    assert joined.raw[1] & 0x20  # the High tier flag: a decoder for either piece's limits
+    assert joined.raw[1] & 0x1F == main.raw[1] & 0x1F  # the profile as it was
 
 
 def test_fragmented_files_are_refused(files: dict[str, Path], tmp_path: Path) -> None:

@@ -121,6 +121,12 @@ def sps_level(codec: str, unit: bytes) -> int | None:
         return None
 
 
+def hevc_high_tier(unit: bytes) -> bool:
+    """Whether an HEVC SPS declares the High tier (general_tier_flag)."""
+    rbsp = unescape(unit[2:4])
+    return len(rbsp) > 1 and bool(rbsp[1] & 0x20)
+
+
 def _order(codec: str, units: Iterable[bytes]) -> list[bytes]:
     """Parameter sets first (VPS, SPS, SPS extension, PPS; each by id), then other units in their order."""
     rank = {"VPS": 0, "SPS": 1, "SPSEXT": 2, "PPS": 3}
@@ -263,6 +269,9 @@ def _build_hvcc(record: Record, units: Sequence[bytes], levels: list[int], compl
         raise Mp4Error("too many NAL units for an hvcC")
     header = bytearray(raw[:22])
     header[12] = max(levels, default=raw[12])
+    # A stream whose pieces differ in tier needs a decoder for the higher one (Main tier fits in High's limits).
+    if any(hevc_high_tier(unit) for unit in units if nal_type("hevc", unit) == HEVC_SPS):
+        header[1] |= 0x20
     out = bytes(header) + bytes([len(arrays)])
     for kind, array in arrays.items():  # already in decoder order
         flag = 0x80 if (complete and kind in PARAMETER_SET_TYPES["hevc"]) else old_complete.get(kind, 0)
