@@ -6,6 +6,15 @@ within a second), heartbeats with a sweep that takes a job from a worker that di
 retries. Its defaults do not fit renders (a 10 s timeout, heartbeats off), so each job is enqueued with no timeout
 and a heartbeat as long as a render lease.
 
+How a worker takes jobs: SAQ's PostgreSQL queue marks jobs active as it takes them out of the table into a buffer
+in the process, for the slots waiting for one. Out of the box it takes them both for the waiting slot and every
+second for its own upkeep, waking the slot with a NOTIFY on a LISTEN the slot sets up as it starts waiting: a slot
+whose LISTEN was not yet in place (a worker just started, or back from a job) misses that wake-up, and the job
+waits, active but run by nobody, until the sweep queues it again a heartbeat (a lease) later; and it may take
+more jobs than slots wait for. So here the waiting slot polls for jobs (it finds in the buffer whatever was put
+there within a poll), no job is taken out while the buffer still holds some, and a worker that stops queues again
+the jobs it took but had not started.
+
 The queue only hands jobs out; who renders what is settled by the leases in the records (`kalinsky_core.jobs`).
 So a job handed out twice, or one whose assembly another process is rendering (a `kalinsky assemble --wait` that
 found no worker), ends at once; and every worker also queues, now and then, the assemblies that the records hold
@@ -20,7 +29,9 @@ import logging
 import re
 from typing import Any
 
-from saq import Queue, Worker
+from saq import Worker
+from saq.job import Job, Status
+from saq.queue.postgres import PostgresQueue
 from saq.types import PartialTimersDict
 
 from kalinsky_core.jobs import Leases, Renderer
@@ -36,11 +47,51 @@ SWEEP_S = 5
 RECONCILE_S = 10.0
 #: Times a swept job is queued again (each takeover counts one).
 RETRIES = 20
+#: Seconds between two looks for queued jobs of a worker slot that waits for one.
+POLL_S = 0.5
 
 
 def queue_url(url: str) -> str:
     """A PostgreSQL URL as psycopg takes it (no SQLAlchemy driver suffix)."""
     return re.sub(r"^(postgres|postgresql)(\+\w+)?://", "postgresql://", url)
+
+
+class RenderJobQueue(PostgresQueue):
+    """SAQ's PostgreSQL queue, taking jobs out of the table only for worker slots that wait for one (see above),
+    and knowing which of those it took its worker has not started."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken: dict[str, Job] = {}  # handed to a worker slot that has not started them yet
+
+    async def _dequeue(self) -> None:
+        if not self._job_queue.empty():
+            return  # the slots waiting take those first: taking more would leave some to nobody
+        await super()._dequeue()
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
+        job = await super().dequeue(timeout, poll_interval)
+        if job is not None:
+            self.taken[job.key] = job
+        return job
+
+    def running(self, job: Job) -> None:
+        """The worker runs `job` now: from here on it ends it, or queues it again if it is stopped."""
+        self.taken.pop(job.key, None)
+
+    async def hand_back(self) -> list[str]:
+        """Once the worker stopped: queue again what it took and did not start (buffered for a slot, or taken by
+        a slot stopped before it ran it); their keys."""
+        left = list(self.taken.values())
+        self.taken.clear()
+        while not self._job_queue.empty():
+            left.append(self._job_queue.get_nowait())
+        handed = []
+        for job in left:
+            if await self.get_job_status(job.key) == Status.ACTIVE:
+                await self.retry(job, error="worker stopped")
+                handed.append(job.key)
+        return handed
 
 
 class SaqJobs:
@@ -49,7 +100,7 @@ class SaqJobs:
     def __init__(
         self, url: str, repo: AssemblyRepo, renderer: Renderer, renders: int, leases: Leases | None = None
     ) -> None:
-        self.queue = Queue.from_url(queue_url(url), name="kalinsky")
+        self.queue = RenderJobQueue(url=queue_url(url), name="kalinsky")
         self.repo = repo
         self.renderer = renderer
         self.renders = renders
@@ -69,6 +120,8 @@ class SaqJobs:
             id=self.renderer.worker,
             concurrency=self.renders,
             timers=PartialTimersDict(schedule=1, worker_info=10, sweep=SWEEP_S, abort=1),
+            poll_interval=POLL_S,
+            before_process=self._started,
             # stopping: renders are stopped at once and handed back (the next worker takes them from scratch)
             shutdown_grace_period_s=0,
             cancellation_hard_deadline_s=10.0,
@@ -101,10 +154,16 @@ class SaqJobs:
         if self._worker is not None:
             await self._worker.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            for key in await self.queue.hand_back():
+                log.info("%s handed job %s back to the queue", self.renderer.worker, key)
         self._tasks, self._worker = [], None
         with contextlib.suppress(Exception):
             await self.repo.drop_worker(self.renderer.worker)
         await self.queue.disconnect()
+
+    async def _started(self, ctx: dict[str, Any]) -> None:
+        self.queue.running(ctx["job"])
 
     async def _render(self, ctx: dict[str, Any], *, assembly_id: str) -> str | None:
         job = ctx["job"]

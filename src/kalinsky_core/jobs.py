@@ -71,7 +71,16 @@ class Renderer:
         at once if another worker holds it or it has finished.
 
         Cancelled (the worker stops), the render is stopped, its files discarded and the assembly handed back."""
-        claimed = await self.repo.claim(assembly_id, self.worker, self.leases.seconds)
+        # A claim goes through once asked (a repository may finish a database call its caller gave up on): if this
+        # worker is stopped meanwhile, what it claimed is handed back, not left held until its lease runs out.
+        claiming = asyncio.ensure_future(self.repo.claim(assembly_id, self.worker, self.leases.seconds))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                if await claiming is not None and await self.repo.release(assembly_id, self.worker):
+                    log.info("%s handed %s back", self.worker, assembly_id)
+            raise
         if claimed is None:
             return None
         log.info("%s renders %s (attempt %d)", self.worker, assembly_id, claimed.attempts)

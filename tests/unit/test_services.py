@@ -249,6 +249,44 @@ async def test_closing_a_local_worker_hands_its_renders_back() -> None:
     assert await repo.claimable() == ["asm_001"] and await repo.live_workers(60) == []
 
 
+class FinishingRepo(InMemoryRepo):
+    """A repository whose claims take a while and go through even when their caller stops waiting for them, as the
+    SQL repository's do (a database call is never cut off half-way)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claiming = asyncio.Event()
+
+    async def claim(self, assembly_id: str, worker: str, lease_s: float) -> Assembly | None:
+        async def claim() -> Assembly | None:
+            self.claiming.set()
+            await asyncio.sleep(0.05)
+            return await InMemoryRepo.claim(self, assembly_id, worker, lease_s)
+
+        return await asyncio.shield(asyncio.ensure_future(claim()))
+
+
+async def test_a_worker_stopped_while_it_claims_hands_the_claim_back() -> None:
+    repo = FinishingRepo()
+    await services.reindex(FakeProber(FOLDER), repo)
+    assembly = await services.create_assembly(repo, RULES, [ClipInput(1)])
+    rendered = []
+
+    async def render(claimed: Assembly, worker: str) -> Assembly | None:
+        rendered.append(claimed.id)
+        return None
+
+    run = asyncio.ensure_future(Renderer(repo, render, "here:1").run(assembly.id))
+    await repo.claiming.wait()
+    run.cancel()  # the worker stops while its claim is on its way
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    handed_back = await repo.get(assembly.id)
+    assert (handed_back.status, handed_back.phase, handed_back.worker, handed_back.attempts) == (
+        AssemblyStatus.PROCESSING, Phase.QUEUED, None, 1)
+    assert rendered == [] and await repo.claimable() == [assembly.id]  # the next worker takes it at once
+
+
 async def test_a_render_whose_owner_died_is_taken_over_once_its_lease_runs_out() -> None:
     now = [1000.0]
     repo = InMemoryRepo(clock=lambda: now[0])
