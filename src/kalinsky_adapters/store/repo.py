@@ -27,7 +27,17 @@ from kalinsky_adapters.store import migrate
 from kalinsky_adapters.store.tables import assemblies, clips, meta, reports, sources, workers
 from kalinsky_adapters.store.urls import normalise, shown, sqlite_url
 from kalinsky_core.errors import StorageUnavailable
-from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Phase, Source, VideoCoding
+from kalinsky_core.model import (
+    Assembly,
+    AssemblyStatus,
+    Callback,
+    CallbackStatus,
+    Clip,
+    FileIdentity,
+    Phase,
+    Source,
+    VideoCoding,
+)
 from kalinsky_core.report import ClipReport, JoinReport, RenderReport, RenderTimings
 
 #: How long a SQLite connection waits for another process's write lock, milliseconds.
@@ -35,6 +45,8 @@ SQLITE_BUSY_MS = 5000
 #: How many times opening a SQLite file tries its migrations while another process holds the file.
 _OPEN_ATTEMPTS = 5
 _PROCESSING = AssemblyStatus.PROCESSING.value
+#: The callback states whose notice is still to be delivered (NULL: stored before states were).
+_UNDELIVERED = (CallbackStatus.PENDING.value, CallbackStatus.RETRYING.value)
 #: The execution option that makes a SQLite transaction a write one (`BEGIN IMMEDIATE`).
 _WRITE = "kalinsky_write"
 
@@ -528,18 +540,91 @@ class SqlRepo:
             return now, changed
 
     @_whole
-    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+    async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:
         if not _storable(assembly_id):
-            return
+            return False
+        values: dict[str, object] = {
+            "callback_status": callback.status.value, "callback_attempts": callback.attempts,
+            "callback_error": callback.last_error,
+        }
+        if callback.status.value not in _UNDELIVERED:
+            values.update(callback_deliverer=None, callback_lease_until=None)
         async with self._transaction(write=True) as connection:
-            saved = await connection.execute(
-                assemblies.update()
-                .where(assemblies.c.id == assembly_id, assemblies.c.callback_url.is_not(None))
-                .values(callback_status=callback.status.value, callback_attempts=callback.attempts,
-                        callback_error=callback.last_error, revision=await self._next_revision(connection))
+            statement = assemblies.update().where(
+                assemblies.c.id == assembly_id, assemblies.c.callback_url.is_not(None)
             )
+            if deliverer is not None:
+                statement = statement.where(assemblies.c.callback_deliverer == deliverer)
+            saved = await connection.execute(statement.values(**values,
+                                                              revision=await self._next_revision(connection)))
             if saved.rowcount == 0:
                 await connection.rollback()
+                return False
+            return True
+
+    def _deliverable(self, now: float, deliverer: str | None = None) -> tuple[sa.ColumnElement[bool], ...]:
+        """A finished assembly whose notice is still to be delivered and that no live lease holds (but
+        `deliverer`'s own)."""
+        free = [assemblies.c.callback_deliverer.is_(None), assemblies.c.callback_lease_until.is_(None),
+                assemblies.c.callback_lease_until <= now]
+        if deliverer is not None:
+            free.append(assemblies.c.callback_deliverer == deliverer)
+        return (
+            assemblies.c.status != _PROCESSING,
+            assemblies.c.callback_url.is_not(None),
+            sa.or_(assemblies.c.callback_status.is_(None), assemblies.c.callback_status.in_(_UNDELIVERED)),
+            sa.or_(*free),
+        )
+
+    @_whole
+    async def claim_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> Assembly | None:
+        if not _storable(assembly_id):
+            return None
+        now = self.clock()
+        async with self._transaction(write=True) as connection:
+            # One conditional UPDATE (of one row: no lock taken before it), so two claims of one notice, from any
+            # processes, cannot both win. Nothing the API shows changes: the revision stays.
+            claimed = await connection.execute(
+                assemblies.update().where(assemblies.c.id == assembly_id, *self._deliverable(now, deliverer))
+                .values(callback_deliverer=deliverer, callback_lease_until=now + lease_s)
+            )
+            if claimed.rowcount == 0:
+                await connection.rollback()
+                return None
+            return await self._get(connection, assembly_id)
+
+    @_whole
+    async def renew_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> bool:
+        if not _storable(assembly_id):
+            return False
+        async with self._transaction(write=True) as connection:
+            renewed = await connection.execute(
+                assemblies.update()
+                .where(assemblies.c.id == assembly_id, assemblies.c.callback_deliverer == deliverer)
+                .values(callback_lease_until=self.clock() + lease_s)
+            )
+            return renewed.rowcount > 0
+
+    @_whole
+    async def release_callback(self, assembly_id: str, deliverer: str) -> bool:
+        if not _storable(assembly_id):
+            return False
+        async with self._transaction(write=True) as connection:
+            released = await connection.execute(
+                assemblies.update()
+                .where(assemblies.c.id == assembly_id, assemblies.c.callback_deliverer == deliverer)
+                .values(callback_deliverer=None, callback_lease_until=None)
+            )
+            return released.rowcount > 0
+
+    @_whole
+    async def deliverable_callbacks(self, limit: int | None = None) -> list[str]:
+        async with self._transaction() as connection:
+            rows = await connection.execute(
+                sa.select(assemblies.c.id).where(*self._deliverable(self.clock()))
+                .order_by(assemblies.c.seq).limit(limit)
+            )
+            return list(rows.scalars())
 
     @_whole
     async def get_report(self, assembly_id: str) -> RenderReport | None:

@@ -45,6 +45,8 @@ assemblies = sa.Table(
     sa.Column("callback_status", sa.Text),
     sa.Column("callback_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("callback_error", sa.Text),
+    sa.Column("callback_deliverer", sa.Text),  # the process delivering the notice now, NULL when nobody does
+    sa.Column("callback_lease_until", sa.Float),  # when the deliverer's lease runs out
     sa.Column("worker", sa.Text),  # host:pid of the process rendering it, NULL while queued and once finished
     sa.Column("lease_until", sa.Float),  # when the worker's lease runs out
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -53,6 +55,7 @@ assemblies = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),  # creation order: the store's revision then
     sa.Index("assemblies_seq", "seq"),
     sa.Index("assemblies_revision", "revision"),
+    sa.Index("assemblies_callback_status", "callback_status"),
 )
 
 workers = sa.Table(
