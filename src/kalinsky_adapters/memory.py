@@ -26,6 +26,7 @@ from kalinsky_core.plan import RenderPlan, SegmentPlan
 from kalinsky_core.ports import (
     AssemblyRepo,
     AudioTrack,
+    Changes,
     CodingRules,
     CutSegment,
     ProgressCallback,
@@ -52,6 +53,8 @@ class InMemoryRepo:
         self._revision = 0
         self._revisions: dict[str, int] = {}  # assembly id -> revision of its last change
         self._deliveries: dict[str, tuple[str, float]] = {}  # assembly id -> its notice's deliverer, lease end
+        self._deleted: list[tuple[int, Assembly]] = []  # (revision, assembly as it was), oldest first
+        self._index_revision = 0
 
     def _store(self, assembly: Assembly) -> None:
         self._assemblies[assembly.id] = assembly
@@ -63,6 +66,8 @@ class InMemoryRepo:
 
     async def replace_sources(self, sources: Sequence[Source]) -> None:
         self._sources = tuple(sources)
+        self._revision += 1
+        self._index_revision = self._revision
 
     async def list_sources(self) -> tuple[Source, ...] | None:
         return self._sources
@@ -154,6 +159,15 @@ class InMemoryRepo:
         changed = sorted((rev, id_) for id_, rev in self._revisions.items() if rev > revision)
         return self._revision, [self._assemblies[id_] for _, id_ in changed if id_ in self._assemblies]
 
+    async def changes_since(self, revision: int) -> Changes:
+        if revision < 0:
+            return Changes(self._revision)
+        _, changed = await self.changed_since(revision)
+        return Changes(
+            self._revision, tuple(changed), tuple(gone for rev, gone in self._deleted if rev > revision),
+            len(self._sources or ()) if self._index_revision > revision else None,
+        )
+
     async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:
         stored = self._assemblies.get(assembly_id)
         if stored is None or stored.callback is None:
@@ -203,6 +217,8 @@ class InMemoryRepo:
         self._revisions.pop(assembly_id, None)
         self._reports.pop(assembly_id, None)
         self._deliveries.pop(assembly_id, None)
+        self._revision += 1
+        self._deleted = [*self._deleted[-999:], (self._revision, stored)]  # the latest thousand
         return True
 
     async def get_report(self, assembly_id: str) -> RenderReport | None:

@@ -148,6 +148,18 @@ class RenderQueue(Protocol):
         ...
 
 
+@attrs.frozen
+class Changes:
+    """What the records saw change after a revision, in every process sharing them: the assemblies created or
+    changed (their latest state, oldest change first), those deleted (as they were), and the count of sources of
+    an index made meanwhile (None: the index stayed). `revision` is the store's revision after them."""
+
+    revision: int
+    assemblies: tuple[Assembly, ...] = ()
+    deleted: tuple[Assembly, ...] = ()
+    index: int | None = None
+
+
 #: Held while the index is replaced, so that two reindexes (of any processes sharing the index) never interleave.
 IndexLock = Callable[[], AbstractAsyncContextManager[object]]
 
@@ -223,6 +235,11 @@ class AssemblyRepo(Protocol):
         """The assemblies created or changed (state, phase, owner, callback) after `revision`, oldest change first,
         and the store's revision after them: followers in any process see what every process stores. A negative
         `revision` returns the store's revision now and no assemblies (to follow from now on)."""
+        ...
+
+    async def changes_since(self, revision: int) -> Changes:
+        """`changed_since`, with the deletes and index changes too, read at once. A negative `revision`: the store's
+        revision now, nothing else."""
         ...
 
     async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:

@@ -504,6 +504,44 @@ async def test_changed_since_lists_changes_oldest_first_with_the_revision(repo: 
     assert [a.id for a in (await repo.changed_since(0))[1]] == [first.id]  # a deleted one is not listed
 
 
+async def test_changes_since_tells_of_deletes_and_new_indexes_too(repo: Any) -> None:
+    start = (await repo.changes_since(-1)).revision
+    first, second = await added(repo), await added(repo)
+    await repo.finish(first.completed(1.0), None)
+    changes = await repo.changes_since(start)
+    assert [a.id for a in changes.assemblies] == [second.id, first.id]
+    assert (changes.deleted, changes.index) == ((), None)
+    assert await repo.delete(first.id)
+    assert not await repo.delete(second.id)  # still processing: no delete, no change
+    deleted = await repo.changes_since(changes.revision)
+    assert deleted.assemblies == () and deleted.revision > changes.revision
+    [gone] = deleted.deleted
+    assert gone == attrs.evolve(first.completed(1.0), phase=None)  # as it was stored, clips and all
+    await repo.replace_sources(sources())
+    indexed = await repo.changes_since(deleted.revision)
+    assert (indexed.assemblies, indexed.deleted, indexed.index) == ((), (), len(sources()))
+    assert await repo.changes_since(indexed.revision) == type(indexed)(indexed.revision)
+    assert [a.id for a in (await repo.changes_since(start)).deleted] == [first.id]  # kept for late readers
+
+
+async def test_deletes_are_kept_an_hour_for_the_change_feeds(url: str) -> None:
+    clock = Clock()
+    async with SqlRepo(url, clock) as repo:
+        old, recent = await added(repo), await added(repo)
+        for stored in (old, recent):
+            await repo.finish(stored.completed(1.0), None)
+        await repo.delete(old.id)
+        clock.now += 3000
+        await repo.delete(recent.id)
+        assert [a.id for a in (await repo.changes_since(0)).deleted] == [old.id, recent.id]
+        clock.now += 1000  # the first one is over an hour old: the next delete prunes it
+        await repo.delete("asm_404")
+        third = await added(repo)
+        await repo.finish(third.completed(1.0), None)
+        await repo.delete(third.id)
+        assert [a.id for a in (await repo.changes_since(0)).deleted] == [recent.id, third.id]
+
+
 async def test_finish_stores_the_report_only_with_the_state(repo: Any) -> None:
     stored = await added(repo)
     await repo.claim(stored.id, "w1", 30)

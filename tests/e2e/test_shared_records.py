@@ -1,6 +1,6 @@
 """Several `kalinsky serve` processes on one database (the SQLite file, or PostgreSQL): each webhook notice is
 delivered by exactly one of them, also when one starts while notices are being retried and when the one delivering
-is killed mid-retry."""
+is killed mid-retry; and deletes and reindexes made through one process reach the event streams of the others."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from media import frame_indices
 from server import Server, http_json, wait_for_assembly
+from test_events import Follower
 
 #: Leases (of renders and of deliveries) of 5 s, renewed every 0.5 s (renders) and 1.25 s (deliveries).
 QUICK_LEASES = {"KALINSKY_LEASE_SECONDS": "5", "KALINSKY_WEBHOOK_ALLOW_PRIVATE": "true"}
@@ -149,3 +150,27 @@ def test_a_notice_whose_deliverer_was_killed_mid_retry_is_delivered_by_another_p
         for server in (first, second):
             if server is not None and server.process.poll() is None:
                 server.stop()
+
+
+def test_a_delete_and_a_reindex_through_one_process_reach_the_stream_of_another(
+    tmp_path: Path, sources_dir: Path, database: dict[str, str]
+) -> None:
+    first = Server(tmp_path, env=database)
+    second = Server(tmp_path, env={**database, "KALINSKY_AUTO_REINDEX": "false"})
+    try:
+        created = create(first.url)["id"]
+        assert wait_for_assembly(first.url, created)["status"] == "done"
+        following = Follower(second.url, until="deleted")  # on the process that is not asked anything
+        assert http_json("POST", f"{first.url}/api/v1/sources/reindex")[0] == 200
+        status, _ = http_json("DELETE", f"{first.url}/api/v1/assemblies/{created}")
+        asked = time.monotonic()
+        assert status == 204
+        seen = following.wait()
+        assert time.monotonic() - asked < 3
+        assert [(kind, data) for kind, data in seen if kind == "index"] == [("index", {"count": 2})]
+        kind, gone = seen[-1]
+        assert (kind, gone["id"], gone["status"]) == ("deleted", created, "done")
+        assert http_json("GET", f"{second.url}/api/v1/assemblies/{created}")[0] == 404
+    finally:
+        first.stop()
+        second.stop()

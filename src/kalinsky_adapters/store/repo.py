@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kalinsky_adapters.store import migrate
-from kalinsky_adapters.store.tables import assemblies, clips, meta, reports, sources, workers
+from kalinsky_adapters.store.tables import assemblies, clips, deletions, meta, reports, sources, workers
 from kalinsky_adapters.store.urls import normalise, shown, sqlite_url
 from kalinsky_core.errors import StorageUnavailable
 from kalinsky_core.model import (
@@ -38,6 +38,7 @@ from kalinsky_core.model import (
     Source,
     VideoCoding,
 )
+from kalinsky_core.ports import Changes
 from kalinsky_core.report import ClipReport, JoinReport, RenderReport, RenderTimings
 
 #: How long a SQLite connection waits for another process's write lock, milliseconds.
@@ -47,6 +48,8 @@ _OPEN_ATTEMPTS = 5
 _PROCESSING = AssemblyStatus.PROCESSING.value
 #: The callback states whose notice is still to be delivered (NULL: stored before states were).
 _UNDELIVERED = (CallbackStatus.PENDING.value, CallbackStatus.RETRYING.value)
+#: Seconds a deleted assembly stays in `deletions`, for change feeds that read it late.
+DELETIONS_KEPT_S = 3600.0
 #: The execution option that makes a SQLite transaction a write one (`BEGIN IMMEDIATE`).
 _WRITE = "kalinsky_write"
 
@@ -173,6 +176,30 @@ def _assembly(row: sa.Row[Any], its_clips: Iterable[Clip]) -> Assembly:
         worker=row.worker,
         attempts=row.attempts,
         phase=None if row.phase is None else Phase(row.phase),
+    )
+
+
+def _assembly_text(a: Assembly) -> str:
+    """An assembly as JSON, to keep it once its rows are gone."""
+    return json.dumps({
+        "id": a.id, "name": a.name, "status": a.status.value, "error": a.error, "preview": a.preview,
+        "duration": a.duration, "created": a.created, "progress": a.progress, "eta_seconds": a.eta_seconds,
+        "clips": [{"pos": c.pos, "filename": c.filename, "start": c.start, "end": c.end, "video": c.video.value}
+                  for c in a.clips],
+        "callback": None if a.callback is None else {
+            "url": a.callback.url, "status": a.callback.status.value, "attempts": a.callback.attempts,
+            "last_error": a.callback.last_error,
+        },
+        "worker": a.worker, "attempts": a.attempts, "phase": None if a.phase is None else a.phase.value,
+    })
+
+
+def _assembly_of_text(text: str) -> Assembly:
+    data = json.loads(text)
+    callback = data.pop("callback")
+    return Assembly(
+        **{**data, "status": AssemblyStatus(data["status"]), "clips": tuple(Clip(**c) for c in data["clips"])},
+        callback=None if callback is None else Callback(**callback),
     )
 
 
@@ -320,6 +347,10 @@ class SqlRepo:
             if sources_:
                 await connection.execute(sources.insert(), [_source_values(s) for s in sources_])
             await connection.execute(self._upsert(meta, {"key": "indexed", "value": 1}, "key", {"value": 1}))
+            revision = await self._next_revision(connection)  # followers in every process learn of the new index
+            await connection.execute(
+                self._upsert(meta, {"key": "index_revision", "value": revision}, "key", {"value": revision})
+            )
 
     @_whole
     async def list_sources(self) -> tuple[Source, ...] | None:
@@ -540,6 +571,30 @@ class SqlRepo:
             return now, changed
 
     @_whole
+    async def changes_since(self, revision: int) -> Changes:
+        async with self._transaction() as connection:
+            numbers = {row.key: row.value for row in await connection.execute(
+                sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_(("revision", "index_revision")))
+            )}
+            now = int(numbers.get("revision") or 0)
+            if revision < 0:
+                return Changes(now)
+            # Each statement bounded by `now`: what they read was stored by then, whatever is stored meanwhile.
+            changed = await self._select(
+                connection, assemblies.c.revision > revision, assemblies.c.revision <= now,
+                by="revision", descending=False,
+            )
+            gone = await connection.execute(
+                sa.select(deletions.c.assembly)
+                .where(deletions.c.revision > revision, deletions.c.revision <= now)
+                .order_by(deletions.c.revision)
+            )
+            index = None
+            if revision < int(numbers.get("index_revision") or 0) <= now:
+                index = int(await connection.scalar(sa.select(sa.func.count()).select_from(sources)) or 0)
+            return Changes(now, tuple(changed), tuple(_assembly_of_text(text) for text in gone.scalars()), index)
+
+    @_whole
     async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:
         if not _storable(assembly_id):
             return False
@@ -638,7 +693,9 @@ class SqlRepo:
     async def delete(self, assembly_id: str) -> bool:
         if not _storable(assembly_id):
             return False
+        now = self.clock()
         async with self._transaction(write=True) as connection:
+            revision = await self._next_revision(connection)  # first, as every change takes it (lock order)
             finished = await connection.scalar(
                 sa.select(assemblies.c.id)
                 .where(assemblies.c.id == assembly_id, assemblies.c.status != _PROCESSING)
@@ -647,9 +704,16 @@ class SqlRepo:
             if finished is None:
                 await connection.rollback()
                 return False
+            gone = await self._get(connection, assembly_id)
             await connection.execute(reports.delete().where(reports.c.assembly_id == assembly_id))
             await connection.execute(clips.delete().where(clips.c.assembly_id == assembly_id))
             await connection.execute(assemblies.delete().where(assemblies.c.id == assembly_id))
+            # What the change feeds of every process tell their followers; the oldest go.
+            await connection.execute(deletions.delete().where(deletions.c.deleted < now - DELETIONS_KEPT_S))
+            if gone is not None:
+                await connection.execute(deletions.insert().values(
+                    revision=revision, assembly_id=assembly_id, deleted=now, assembly=_assembly_text(gone)
+                ))
             return True
 
     @_whole
