@@ -1,11 +1,11 @@
 """Changes of assemblies and of the index, as they are stored, for whoever follows them (the web app's
 Server-Sent Events stream).
 
-`ChangeFeed` reads the assemblies that any process stores (the repository's change feed: API processes, workers,
-command-line renders sharing the records) and publishes them on an `EventHub` that every follower reads at its own
-pace. `ObservedRepo` wraps any AssemblyRepo to publish what only this process sees: index changes and deletes. A
-follower that falls far behind loses the oldest events and is told so (it then reloads what it shows), so a slow
-client never holds up a render.
+`ChangeFeed` reads what any process stores (the repository's change feed: API processes, workers, command-line
+renders sharing the records): the assemblies created and changed, those deleted and new indexes, and publishes them
+on an `EventHub` that every follower reads at its own pace. `ObservedRepo` wraps any AssemblyRepo to publish this
+process's new assemblies at once. A follower that falls far behind loses the oldest events and is told so (it then
+reloads what it shows), so a slow client never holds up a render.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import attrs
 
-from kalinsky_core.model import Assembly, Phase, Source
+from kalinsky_core.model import Assembly, Phase
 from kalinsky_core.ports import AssemblyRepo
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,19 @@ class Event:
 
 class EventHub:
     """Events of one process for its followers. An assembly published again unchanged (this process stored it and
-    the change feed read it back) is not published twice."""
+    the change feed read it back) is not published twice. `catch_up`, when set (by the change feed), reads what
+    was stored until now: a new follower is added only after it, so that it is told only of what is stored after
+    it started following."""
 
     def __init__(self) -> None:
         self._followers: set[asyncio.Queue[Event]] = set()
         self._last: dict[str, Assembly] = {}  # the state last published of each assembly, at most REMEMBERED
+        self.catch_up: Callable[[], Awaitable[None]] | None = None
 
     def publish(self, event: Event) -> None:
-        if event.assembly is not None and event.kind != "deleted":
+        if event.assembly is not None and event.kind == "deleted":
+            self._last.pop(event.assembly.id, None)
+        elif event.assembly is not None:
             if self._last.get(event.assembly.id) == event.assembly:
                 return
             self._last.pop(event.assembly.id, None)
@@ -66,7 +71,12 @@ class EventHub:
 
     @contextlib.asynccontextmanager
     async def follow(self) -> AsyncIterator[asyncio.Queue[Event]]:
-        """A queue of the events published from now on, until the block ends."""
+        """A queue of the events of what is stored from now on, until the block ends."""
+        if self.catch_up is not None:
+            try:
+                await self.catch_up()
+            except Exception as error:  # the records cannot be read now: the feed's next look tries again
+                log.warning("changes of assemblies not read: %s", error)
         queue: asyncio.Queue[Event] = asyncio.Queue(BACKLOG)
         self._followers.add(queue)
         try:
@@ -80,9 +90,9 @@ class EventHub:
 
 
 class ObservedRepo:
-    """An AssemblyRepo that publishes the index changes, new assemblies and deletes it stores (the changes of
-    assemblies reach followers through `ChangeFeed`, from every process); everything else it hands to the wrapped
-    one."""
+    """An AssemblyRepo that publishes the new assemblies it stores at once (all other changes, deletes and new
+    indexes reach followers through `ChangeFeed`, from every process alike); everything else it hands to the
+    wrapped one."""
 
     def __init__(self, repo: AssemblyRepo, hub: EventHub) -> None:
         self._repo = repo
@@ -96,20 +106,9 @@ class ObservedRepo:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repo, name)
 
-    async def replace_sources(self, sources: Sequence[Source]) -> None:
-        await self._repo.replace_sources(sources)
-        self._hub.publish(Event("index", sources=len(sources)))
-
     async def add(self, assembly: Assembly) -> None:
         await self._repo.add(assembly)
         self._hub.publish(Event("created", assembly))  # at once: its first render state may follow within a look
-
-    async def delete(self, assembly_id: str) -> bool:
-        gone = await self._repo.get(assembly_id)
-        deleted = await self._repo.delete(assembly_id)
-        if deleted and gone is not None:
-            self._hub.publish(Event("deleted", gone))
-        return deleted
 
 
 def kind_of(assembly: Assembly) -> str:
@@ -120,28 +119,44 @@ def kind_of(assembly: Assembly) -> str:
 
 
 class ChangeFeed:
-    """Publishes on `hub` every assembly any process stores, as read from the repository's change feed every
-    `interval` seconds (the latest state of each, in the order of their changes)."""
+    """Publishes on `hub` what any process stores, as read from the repository's change feed every `interval`
+    seconds: a new index's count of sources, the latest state of each assembly changed, in the order of their
+    changes, then those deleted."""
 
     def __init__(self, repo: AssemblyRepo, hub: EventHub, interval: float = 0.25) -> None:
         self.repo = repo
         self.hub = hub
         self.interval = interval
+        self._revision: int | None = None  # read up to; None until the first look
+        self._looking = asyncio.Lock()
+
+    async def look(self) -> None:
+        """Publish what was stored since the last look (the first look only notes where the records are)."""
+        async with self._looking:
+            if self._revision is None:
+                self._revision = (await self.repo.changes_since(-1)).revision
+                return
+            changes = await self.repo.changes_since(self._revision)
+            self._revision = changes.revision
+            if self.hub.followers:
+                if changes.index is not None:
+                    self.hub.publish(Event("index", sources=changes.index))
+                for assembly in changes.assemblies:
+                    self.hub.publish(Event(kind_of(assembly), assembly))
+                for gone in changes.deleted:
+                    self.hub.publish(Event("deleted", gone))
 
     async def run(self) -> None:
-        revision: int | None = None
-        while True:
-            try:
-                if revision is None:
-                    revision, _ = await self.repo.changed_since(-1)
-                else:
-                    revision, changed = await self.repo.changed_since(revision)
-                    if self.hub.followers:
-                        for assembly in changed:
-                            self.hub.publish(Event(kind_of(assembly), assembly))
-            except Exception as error:  # the records cannot be read now: try again at the next look
-                log.warning("changes of assemblies not read: %s", error)
-            await asyncio.sleep(self.interval)
+        self.hub.catch_up = self.look
+        try:
+            while True:
+                try:
+                    await self.look()
+                except Exception as error:  # the records cannot be read now: try again at the next look
+                    log.warning("changes of assemblies not read: %s", error)
+                await asyncio.sleep(self.interval)
+        finally:
+            self.hub.catch_up = None
 
 
 @contextlib.asynccontextmanager

@@ -12,11 +12,30 @@ import attrs
 from kalinsky_adapters.ffmpeg.codecs import CodecRules
 from kalinsky_core.errors import ProbeFailed, RenderFailed
 from kalinsky_core.jobs import Leases, Renderer
-from kalinsky_core.model import Assembly, AssemblyStatus, Callback, FileIdentity, MediaInfo, Phase, Source
+from kalinsky_core.model import (
+    Assembly,
+    AssemblyStatus,
+    Callback,
+    CallbackStatus,
+    FileIdentity,
+    MediaInfo,
+    Phase,
+    Source,
+)
 from kalinsky_core.plan import RenderPlan, SegmentPlan
-from kalinsky_core.ports import AssemblyRepo, AudioTrack, CodingRules, CutSegment, ProgressCallback, RenderedOutput
+from kalinsky_core.ports import (
+    AssemblyRepo,
+    AudioTrack,
+    Changes,
+    CodingRules,
+    CutSegment,
+    ProgressCallback,
+    RenderedOutput,
+)
 from kalinsky_core.report import OutputMeasurements, RenderReport
 from kalinsky_core.services import Rendering, render_owned
+
+_UNDELIVERED = (CallbackStatus.PENDING, CallbackStatus.RETRYING)
 
 
 class InMemoryRepo:
@@ -33,6 +52,9 @@ class InMemoryRepo:
         self._workers: dict[str, float] = {}  # worker -> when it last said it was alive
         self._revision = 0
         self._revisions: dict[str, int] = {}  # assembly id -> revision of its last change
+        self._deliveries: dict[str, tuple[str, float]] = {}  # assembly id -> its notice's deliverer, lease end
+        self._deleted: list[tuple[int, Assembly]] = []  # (revision, assembly as it was), oldest first
+        self._index_revision = 0
 
     def _store(self, assembly: Assembly) -> None:
         self._assemblies[assembly.id] = assembly
@@ -44,6 +66,8 @@ class InMemoryRepo:
 
     async def replace_sources(self, sources: Sequence[Source]) -> None:
         self._sources = tuple(sources)
+        self._revision += 1
+        self._index_revision = self._revision
 
     async def list_sources(self) -> tuple[Source, ...] | None:
         return self._sources
@@ -135,10 +159,55 @@ class InMemoryRepo:
         changed = sorted((rev, id_) for id_, rev in self._revisions.items() if rev > revision)
         return self._revision, [self._assemblies[id_] for _, id_ in changed if id_ in self._assemblies]
 
-    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
+    async def changes_since(self, revision: int) -> Changes:
+        if revision < 0:
+            return Changes(self._revision)
+        _, changed = await self.changed_since(revision)
+        return Changes(
+            self._revision, tuple(changed), tuple(gone for rev, gone in self._deleted if rev > revision),
+            len(self._sources or ()) if self._index_revision > revision else None,
+        )
+
+    async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:
         stored = self._assemblies.get(assembly_id)
-        if stored is not None and stored.callback is not None:
-            self._store(attrs.evolve(stored, callback=attrs.evolve(callback, url=stored.callback.url)))
+        if stored is None or stored.callback is None:
+            return False
+        if deliverer is not None and self._deliveries.get(assembly_id, ("", 0.0))[0] != deliverer:
+            return False
+        self._store(attrs.evolve(stored, callback=attrs.evolve(callback, url=stored.callback.url)))
+        if callback.status not in _UNDELIVERED:
+            self._deliveries.pop(assembly_id, None)
+        return True
+
+    def _deliverable(self, stored: Assembly | None, deliverer: str | None = None) -> bool:
+        if stored is None or not stored.status.is_final or stored.callback is None:
+            return False
+        holder, until = self._deliveries.get(stored.id, (None, 0.0))
+        free = holder is None or holder == deliverer or until <= self.clock()
+        return stored.callback.status in _UNDELIVERED and free
+
+    async def claim_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> Assembly | None:
+        stored = self._assemblies.get(assembly_id)
+        if stored is None or not self._deliverable(stored, deliverer):
+            return None
+        self._deliveries[assembly_id] = (deliverer, self.clock() + lease_s)
+        return stored
+
+    async def renew_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> bool:
+        if self._deliveries.get(assembly_id, ("", 0.0))[0] != deliverer or assembly_id not in self._assemblies:
+            return False
+        self._deliveries[assembly_id] = (deliverer, self.clock() + lease_s)
+        return True
+
+    async def release_callback(self, assembly_id: str, deliverer: str) -> bool:
+        if self._deliveries.get(assembly_id, ("", 0.0))[0] != deliverer:
+            return False
+        del self._deliveries[assembly_id]
+        return True
+
+    async def deliverable_callbacks(self, limit: int | None = None) -> list[str]:
+        found = [a.id for a in self._assemblies.values() if self._deliverable(a)]
+        return found if limit is None else found[:limit]
 
     async def delete(self, assembly_id: str) -> bool:
         stored = self._assemblies.get(assembly_id)
@@ -147,6 +216,9 @@ class InMemoryRepo:
         del self._assemblies[assembly_id]
         self._revisions.pop(assembly_id, None)
         self._reports.pop(assembly_id, None)
+        self._deliveries.pop(assembly_id, None)
+        self._revision += 1
+        self._deleted = [*self._deleted[-999:], (self._revision, stored)]  # the latest thousand
         return True
 
     async def get_report(self, assembly_id: str) -> RenderReport | None:

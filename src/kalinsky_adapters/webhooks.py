@@ -11,19 +11,29 @@ attempt, and unless private receivers are allowed, a delivery to any loopback, l
 private, multicast or other non-global address is refused, for good (the assembly's callback fails, saying why).
 The connection then goes to the very address checked (the URL's name kept in the Host header and for TLS: SNI
 and certificate checks), so a name that resolves elsewhere a moment later (DNS rebinding) changes nothing.
+
+Several processes may share the records (API processes, `kalinsky worker`s), and each one's sender may learn of a
+finished assembly: its own render's end, a cancel, a look through the records for undelivered notices. Each notice
+is delivered by one process at a time: the one holding its claim in the records (`AssemblyRepo.claim_callback`), a
+lease it renews while it tries and retries. A sender that dies has its notices taken over by another once their
+leases run out (every sender looks for such notices every few seconds); one that stops hands them back at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import logging
+import os
+import secrets
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 import httpx
@@ -64,9 +74,16 @@ def retry_delays(first: float, window: float) -> list[float]:
     return delays
 
 
+def deliverer_name() -> str:
+    """A sender's name in the records: `host:pid:token` (the token tells apart two senders of one process)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 @attrs.define
 class WebhookSender:
-    """Delivers the notices of finished assemblies. `body_of` is the JSON the API shows of an assembly."""
+    """Delivers the notices of finished assemblies. `body_of` is the JSON the API shows of an assembly. It holds
+    each notice it delivers for `lease` seconds at a time, renewed every quarter of that, and, once `start`ed,
+    looks for notices nobody delivers every `look_every` seconds (default: a quarter of the lease, at most 5)."""
 
     repo: AssemblyRepo
     body_of: Callable[[Assembly], bytes]
@@ -77,36 +94,112 @@ class WebhookSender:
     allow_private: bool = False  # deliveries to loopback, private and other non-global addresses too
     resolver: Resolver = resolve
     verify: ssl.SSLContext | bool = True  # TLS certificates: checked against the system's CAs by default
+    deliverer: str = attrs.field(factory=deliverer_name)
+    lease: float = 20.0
+    look_every: float | None = None
     _tasks: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
+    _delivering: set[str] = attrs.field(factory=set, init=False)  # ids of the notices this sender is on
+    _looking: asyncio.Task[None] | None = attrs.field(default=None, init=False)
     _client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 
     def finished(self, assembly: Assembly) -> None:
-        """Start delivering, in the background, if the assembly asked to be told and was not yet."""
+        """Start delivering, in the background, if the assembly asked to be told and was not yet (and no other
+        sender delivers it)."""
         callback = assembly.callback
         if callback is None or callback.status in {CallbackStatus.DELIVERED, CallbackStatus.FAILED}:
             return
-        task = asyncio.create_task(self._deliver(assembly, callback), name=f"webhook {assembly.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._take(assembly.id)
 
-    async def resume(self, assemblies: list[Assembly]) -> None:
-        """Deliver again what a previous run left undelivered (finished assemblies only)."""
-        for assembly in assemblies:
-            if assembly.status.is_final:
-                self.finished(assembly)
+    def _take(self, assembly_id: str) -> None:
+        if assembly_id in self._delivering:
+            return
+        self._delivering.add(assembly_id)
+        task = asyncio.create_task(self._claim_and_deliver(assembly_id), name=f"webhook {assembly_id}")
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._delivering.discard(assembly_id)
+
+        task.add_done_callback(done)
+
+    async def look(self) -> None:
+        """Take every notice left undelivered that nobody delivers (a previous run's, or a dead sender's once its
+        lease ran out, or one that a process without a sender finished)."""
+        for assembly_id in await self.repo.deliverable_callbacks():
+            self._take(assembly_id)
+
+    async def start(self) -> None:
+        """Look for undelivered notices now, then every `look_every` seconds until `aclose`."""
+        await self.look()
+        self._looking = asyncio.create_task(self._keep_looking(), name="webhook look")
+
+    async def _keep_looking(self) -> None:
+        every = self.look_every if self.look_every is not None else min(5.0, self.lease / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.look()
+            except Exception as error:  # the records cannot be read now: the next look tries again
+                log.warning("undelivered webhooks not looked for: %s", error)
 
     async def wait_idle(self) -> None:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def aclose(self) -> None:
-        """Stop the deliveries under way (a later start resumes them) and close the connections."""
+        """Stop the deliveries under way and hand them back (another sender, or a later start, takes them over),
+        and close the connections."""
+        if self._looking is not None:
+            self._looking.cancel()
+            await asyncio.gather(self._looking, return_exceptions=True)
+            self._looking = None
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    async def _claim_and_deliver(self, assembly_id: str) -> None:
+        try:
+            claimed = await self.repo.claim_callback(assembly_id, self.deliverer, self.lease)
+        except asyncio.CancelledError:  # stopped as it claimed: the claim, if it was taken, goes back
+            with contextlib.suppress(Exception):
+                await self.repo.release_callback(assembly_id, self.deliverer)
+            raise
+        if claimed is None or claimed.callback is None:
+            return  # delivered, or another sender delivers it
+        delivery = asyncio.ensure_future(self._deliver(claimed, claimed.callback))
+        holding = asyncio.ensure_future(self._hold(assembly_id))
+        try:
+            await asyncio.wait({delivery, holding}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # this sender stops: the notice goes back to the records
+            await _stop(delivery, holding)
+            with contextlib.suppress(Exception):
+                await self.repo.release_callback(assembly_id, self.deliverer)
+            raise
+        if delivery.done():
+            await _stop(holding)
+            if not delivery.cancelled() and delivery.exception() is not None:
+                # the records could not be written: the claim runs out, and the next look takes the notice again
+                log.warning("telling %s about %s stopped: %s", claimed.callback.url, assembly_id,
+                            delivery.exception())
+            return
+        await _stop(delivery)
+        log.warning("stopped telling %s about %s: another process delivers it now",
+                    claimed.callback.url, assembly_id)
+
+    async def _hold(self, assembly_id: str) -> None:
+        """Renew the claim every quarter of the lease; return once it is lost. A renewal that fails (the records
+        cannot be written now) is tried again at the next beat."""
+        while True:
+            await asyncio.sleep(self.lease / 4)
+            try:
+                if not await self.repo.renew_callback(assembly_id, self.deliverer, self.lease):
+                    return
+            except Exception as error:
+                log.warning("could not renew the delivery of %s: %s", assembly_id, error)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -126,14 +219,14 @@ class WebhookSender:
             try:
                 error = await self._attempt(callback.url, body)
             except Refused as refused:
-                await self.repo.save_callback(
+                await self._save(
                     assembly.id, attrs.evolve(callback, status=CallbackStatus.FAILED, attempts=attempts,
                                               last_error=str(refused)),
                 )
                 log.warning("not telling %s about %s: %s", callback.url, assembly.id, refused)
                 return
             if error is None:
-                await self.repo.save_callback(
+                await self._save(
                     assembly.id, attrs.evolve(callback, status=CallbackStatus.DELIVERED, attempts=attempts,
                                               last_error=None),
                 )
@@ -141,14 +234,21 @@ class WebhookSender:
                 return
             last = retry == len(delays)
             status = CallbackStatus.FAILED if last else CallbackStatus.RETRYING
-            await self.repo.save_callback(
+            if not await self._save(
                 assembly.id, attrs.evolve(callback, status=status, attempts=attempts, last_error=error)
-            )
+            ):
+                log.warning("stopped telling %s about %s: another process delivers it now", callback.url,
+                            assembly.id)
+                return
             if last:
                 log.warning("gave up telling %s about %s after %d attempts: %s",
                             callback.url, assembly.id, attempts, error)
                 return
             await asyncio.sleep(delays[retry])
+
+    async def _save(self, assembly_id: str, callback: Callback) -> bool:
+        """Store how the delivery goes, while this sender holds it; whether it still did."""
+        return await self.repo.save_callback(assembly_id, callback, deliverer=self.deliverer)
 
     async def _attempt(self, url: str, body: bytes) -> str | None:
         """One POST; None when the receiver took it (2xx), else what went wrong. Refused when the URL's host is,
@@ -201,6 +301,12 @@ class WebhookSender:
                 if refused is not None:
                     raise Refused(refused)
         return addresses
+
+
+async def _stop(*tasks: asyncio.Future[Any]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _is_address(host: str) -> bool:

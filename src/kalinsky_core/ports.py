@@ -148,6 +148,18 @@ class RenderQueue(Protocol):
         ...
 
 
+@attrs.frozen
+class Changes:
+    """What the records saw change after a revision, in every process sharing them: the assemblies created or
+    changed (their latest state, oldest change first), those deleted (as they were), and the count of sources of
+    an index made meanwhile (None: the index stayed). `revision` is the store's revision after them."""
+
+    revision: int
+    assemblies: tuple[Assembly, ...] = ()
+    deleted: tuple[Assembly, ...] = ()
+    index: int | None = None
+
+
 #: Held while the index is replaced, so that two reindexes (of any processes sharing the index) never interleave.
 IndexLock = Callable[[], AbstractAsyncContextManager[object]]
 
@@ -225,8 +237,38 @@ class AssemblyRepo(Protocol):
         `revision` returns the store's revision now and no assemblies (to follow from now on)."""
         ...
 
-    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
-        """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays."""
+    async def changes_since(self, revision: int) -> Changes:
+        """`changed_since`, with the deletes and index changes too, read at once. A negative `revision`: the store's
+        revision now, nothing else."""
+        ...
+
+    async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:
+        """Store how telling the assembly's callback URL went (status, attempts, last error); its URL stays.
+        With `deliverer`, only while it holds the delivery (see `claim_callback`). A final status (delivered,
+        failed) ends the delivery's claim. Whether it was stored."""
+        ...
+
+    # -- who delivers which notice: one deliverer at a time, holding a lease it renews while it tries --
+
+    async def claim_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> Assembly | None:
+        """Take the delivery of a finished assembly's notice (callback `pending` or `retrying`) for `deliverer`
+        for `lease_s` seconds, if nobody holds it or its holder's lease ran out. The record as now stored, or
+        None (missing, unfinished, no notice to deliver, or held by another live lease)."""
+        ...
+
+    async def renew_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> bool:
+        """Extend `deliverer`'s lease on the delivery to `lease_s` seconds from now; False if it no longer holds
+        it."""
+        ...
+
+    async def release_callback(self, assembly_id: str, deliverer: str) -> bool:
+        """Hand a delivery back unfinished (the deliverer stops), for the next one to take at once; whether
+        `deliverer` held it."""
+        ...
+
+    async def deliverable_callbacks(self, limit: int | None = None) -> list[str]:
+        """Ids of the finished assemblies whose notice is still to be delivered and that nobody holds a live
+        lease on, oldest first."""
         ...
 
     async def get_report(self, assembly_id: str) -> RenderReport | None: ...

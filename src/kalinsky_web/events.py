@@ -1,4 +1,5 @@
-"""`GET /api/v1/events`: Server-Sent Events of assembly and index changes, as they are stored.
+"""`GET /api/v1/events`: Server-Sent Events of assembly and index changes, as they are stored, by this process or
+any other sharing the records (deletes and reindexes too).
 
 Events: `ready` once the stream follows the changes, then `created`, `progress`, `finished`, `deleted` (data: the
 API's Assembly body) and `index` (data: `{"count": N}`), and `overflow` when this client fell so far behind that events

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 @contextlib.asynccontextmanager
 async def delivering(container: Container, desk: AssemblyDesk) -> AsyncIterator[WebhookSender]:
     """While the app runs: every finished assembly with a callback URL is told, and so are those a previous run
-    finished without telling."""
+    (or a process that died, or one that delivers nothing) finished without telling, each by one process of those
+    sharing the records. The claims on notices last as long as the render leases (KALINSKY_LEASE_SECONDS)."""
     settings, files, notices = container.settings(), container.files(), container.notices()
 
     def body_of(assembly: Assembly) -> bytes:
@@ -34,12 +35,13 @@ async def delivering(container: Container, desk: AssemblyDesk) -> AsyncIterator[
         retry_window=settings.webhook_retry_window,
         timeout=settings.webhook_timeout,
         allow_private=settings.webhook_allow_private,
+        lease=settings.lease_seconds,
     )
     if not settings.webhook_secret:
         log.warning("KALINSKY_WEBHOOK_SECRET is not set: webhook deliveries (callback_url) are unsigned, and "
                     "receivers cannot tell them from forgeries")
     unsubscribe = notices.subscribe(sender.finished)
-    await sender.resume(await desk.all())
+    await sender.start()
     try:
         yield sender
     finally:

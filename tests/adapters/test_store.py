@@ -306,6 +306,82 @@ async def test_of_two_processes_claiming_one_assembly_exactly_one_wins(url: str)
         assert {a.attempts for a in await one.list()} == {1}
 
 
+# -- who delivers a notice: one deliverer at a time, on all three repositories -----------------------------
+
+
+async def told(repo: AssemblyRepo, url: str = "https://example.com/hook") -> Assembly:
+    """A finished assembly whose notice is still to be delivered."""
+    stored = attrs.evolve(assembly(await repo.next_sequence()), callback=Callback(url=url))
+    await repo.add(stored)
+    await repo.finish(stored.completed(1.0), None)
+    return stored
+
+
+async def test_of_two_deliverers_one_claims_a_notice_and_the_other_takes_it_once_its_lease_ran_out(
+    repo: Any
+) -> None:
+    stored = await told(repo)
+    unfinished = attrs.evolve(assembly(await repo.next_sequence()), callback=Callback(url="https://example.com/h"))
+    await repo.add(unfinished)
+    assert await repo.deliverable_callbacks() == [stored.id]  # finished ones only
+    assert await repo.claim_callback(unfinished.id, "d1", 30) is None
+    first, second = await asyncio.gather(repo.claim_callback(stored.id, "d1", 30),
+                                         repo.claim_callback(stored.id, "d2", 30))
+    assert [claim is None for claim in (first, second)] == [False, True]
+    assert first.id == stored.id and first.callback.status is CallbackStatus.PENDING
+    assert await repo.deliverable_callbacks() == []
+    assert await repo.claim_callback(stored.id, "d1", 30) is not None  # its own claim, taken again
+    retrying = Callback(url="x", status="retrying", attempts=1, last_error="HTTP 500")
+    assert not await repo.save_callback(stored.id, retrying, deliverer="d2")  # not its delivery: nothing stored
+    assert (await repo.get(stored.id)).callback.attempts == 0
+    assert await repo.save_callback(stored.id, retrying, deliverer="d1")
+    repo.clock.now += 20
+    assert await repo.renew_callback(stored.id, "d1", 30)
+    assert not await repo.renew_callback(stored.id, "d2", 30)
+    repo.clock.now += 20  # within the renewed lease
+    assert await repo.claim_callback(stored.id, "d2", 30) is None
+    repo.clock.now += 11  # d1 died: its lease ran out
+    assert await repo.deliverable_callbacks() == [stored.id]
+    taken = await repo.claim_callback(stored.id, "d2", 30)
+    assert taken is not None and (taken.callback.status, taken.callback.attempts) == (CallbackStatus.RETRYING, 1)
+    assert not await repo.renew_callback(stored.id, "d1", 30)  # fenced: it can neither renew nor store
+    assert not await repo.save_callback(stored.id, attrs.evolve(retrying, attempts=2), deliverer="d1")
+    assert await repo.save_callback(stored.id, Callback(url="x", status="delivered", attempts=2), deliverer="d2")
+    delivered = (await repo.get(stored.id)).callback
+    assert (delivered.url, delivered.status, delivered.attempts) == (
+        "https://example.com/hook", CallbackStatus.DELIVERED, 2)
+    repo.clock.now += 100
+    assert await repo.claim_callback(stored.id, "d3", 30) is None  # delivered: nobody delivers it again
+    assert await repo.deliverable_callbacks() == []
+
+
+async def test_a_released_notice_is_taken_at_once_and_a_failed_one_never_again(repo: Any) -> None:
+    stored, other = await told(repo), await told(repo)
+    assert await repo.claim_callback(stored.id, "d1", 30) and await repo.claim_callback(other.id, "d1", 30)
+    assert not await repo.release_callback(stored.id, "d2")
+    assert await repo.release_callback(stored.id, "d1")
+    assert await repo.deliverable_callbacks() == [stored.id]
+    assert await repo.claim_callback(stored.id, "d2", 30) is not None
+    assert await repo.save_callback(other.id, Callback(url="x", status="failed", attempts=3, last_error="HTTP 500"),
+                                    deliverer="d1")
+    repo.clock.now += 100
+    assert await repo.claim_callback(other.id, "d2", 30) is None
+    assert await repo.deliverable_callbacks() == [stored.id]  # d2's lease ran out too
+    assert await repo.delete(stored.id)
+    assert await repo.deliverable_callbacks() == [] and await repo.claim_callback(stored.id, "d3", 30) is None
+
+
+async def test_of_two_processes_claiming_one_notice_exactly_one_wins(url: str) -> None:
+    async with SqlRepo(url) as setup:
+        stored = [await told(setup) for _ in range(10)]
+    async with SqlRepo(url) as one, SqlRepo(url) as other:  # two connections, as two processes have
+        for assembly_ in stored:
+            claims = await asyncio.gather(one.claim_callback(assembly_.id, "d1", 30),
+                                          other.claim_callback(assembly_.id, "d2", 30))
+            assert [claim is not None for claim in claims].count(True) == 1, assembly_.id
+        assert await one.deliverable_callbacks() == [] and await other.deliverable_callbacks() == []
+
+
 async def test_numbers_are_never_handed_out_twice_by_two_processes(url: str) -> None:
     async with SqlRepo(url) as one, SqlRepo(url) as other:
         numbers = await asyncio.gather(*(repo.next_sequence() for _ in range(15) for repo in (one, other)))
@@ -426,6 +502,44 @@ async def test_changed_since_lists_changes_oldest_first_with_the_revision(repo: 
     await repo.finish(second.completed(1.0), None)
     assert await repo.delete(second.id)
     assert [a.id for a in (await repo.changed_since(0))[1]] == [first.id]  # a deleted one is not listed
+
+
+async def test_changes_since_tells_of_deletes_and_new_indexes_too(repo: Any) -> None:
+    start = (await repo.changes_since(-1)).revision
+    first, second = await added(repo), await added(repo)
+    await repo.finish(first.completed(1.0), None)
+    changes = await repo.changes_since(start)
+    assert [a.id for a in changes.assemblies] == [second.id, first.id]
+    assert (changes.deleted, changes.index) == ((), None)
+    assert await repo.delete(first.id)
+    assert not await repo.delete(second.id)  # still processing: no delete, no change
+    deleted = await repo.changes_since(changes.revision)
+    assert deleted.assemblies == () and deleted.revision > changes.revision
+    [gone] = deleted.deleted
+    assert gone == attrs.evolve(first.completed(1.0), phase=None)  # as it was stored, clips and all
+    await repo.replace_sources(sources())
+    indexed = await repo.changes_since(deleted.revision)
+    assert (indexed.assemblies, indexed.deleted, indexed.index) == ((), (), len(sources()))
+    assert await repo.changes_since(indexed.revision) == type(indexed)(indexed.revision)
+    assert [a.id for a in (await repo.changes_since(start)).deleted] == [first.id]  # kept for late readers
+
+
+async def test_deletes_are_kept_an_hour_for_the_change_feeds(url: str) -> None:
+    clock = Clock()
+    async with SqlRepo(url, clock) as repo:
+        old, recent = await added(repo), await added(repo)
+        for stored in (old, recent):
+            await repo.finish(stored.completed(1.0), None)
+        await repo.delete(old.id)
+        clock.now += 3000
+        await repo.delete(recent.id)
+        assert [a.id for a in (await repo.changes_since(0)).deleted] == [old.id, recent.id]
+        clock.now += 1000  # the first one is over an hour old: the next delete prunes it
+        await repo.delete("asm_404")
+        third = await added(repo)
+        await repo.finish(third.completed(1.0), None)
+        await repo.delete(third.id)
+        assert [a.id for a in (await repo.changes_since(0)).deleted] == [recent.id, third.id]
 
 
 async def test_finish_stores_the_report_only_with_the_state(repo: Any) -> None:

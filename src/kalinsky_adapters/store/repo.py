@@ -24,10 +24,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kalinsky_adapters.store import migrate
-from kalinsky_adapters.store.tables import assemblies, clips, meta, reports, sources, workers
+from kalinsky_adapters.store.tables import assemblies, clips, deletions, meta, reports, sources, workers
 from kalinsky_adapters.store.urls import normalise, shown, sqlite_url
 from kalinsky_core.errors import StorageUnavailable
-from kalinsky_core.model import Assembly, AssemblyStatus, Callback, Clip, FileIdentity, Phase, Source, VideoCoding
+from kalinsky_core.model import (
+    Assembly,
+    AssemblyStatus,
+    Callback,
+    CallbackStatus,
+    Clip,
+    FileIdentity,
+    Phase,
+    Source,
+    VideoCoding,
+)
+from kalinsky_core.ports import Changes
 from kalinsky_core.report import ClipReport, JoinReport, RenderReport, RenderTimings
 
 #: How long a SQLite connection waits for another process's write lock, milliseconds.
@@ -35,6 +46,10 @@ SQLITE_BUSY_MS = 5000
 #: How many times opening a SQLite file tries its migrations while another process holds the file.
 _OPEN_ATTEMPTS = 5
 _PROCESSING = AssemblyStatus.PROCESSING.value
+#: The callback states whose notice is still to be delivered (NULL: stored before states were).
+_UNDELIVERED = (CallbackStatus.PENDING.value, CallbackStatus.RETRYING.value)
+#: Seconds a deleted assembly stays in `deletions`, for change feeds that read it late.
+DELETIONS_KEPT_S = 3600.0
 #: The execution option that makes a SQLite transaction a write one (`BEGIN IMMEDIATE`).
 _WRITE = "kalinsky_write"
 
@@ -161,6 +176,30 @@ def _assembly(row: sa.Row[Any], its_clips: Iterable[Clip]) -> Assembly:
         worker=row.worker,
         attempts=row.attempts,
         phase=None if row.phase is None else Phase(row.phase),
+    )
+
+
+def _assembly_text(a: Assembly) -> str:
+    """An assembly as JSON, to keep it once its rows are gone."""
+    return json.dumps({
+        "id": a.id, "name": a.name, "status": a.status.value, "error": a.error, "preview": a.preview,
+        "duration": a.duration, "created": a.created, "progress": a.progress, "eta_seconds": a.eta_seconds,
+        "clips": [{"pos": c.pos, "filename": c.filename, "start": c.start, "end": c.end, "video": c.video.value}
+                  for c in a.clips],
+        "callback": None if a.callback is None else {
+            "url": a.callback.url, "status": a.callback.status.value, "attempts": a.callback.attempts,
+            "last_error": a.callback.last_error,
+        },
+        "worker": a.worker, "attempts": a.attempts, "phase": None if a.phase is None else a.phase.value,
+    })
+
+
+def _assembly_of_text(text: str) -> Assembly:
+    data = json.loads(text)
+    callback = data.pop("callback")
+    return Assembly(
+        **{**data, "status": AssemblyStatus(data["status"]), "clips": tuple(Clip(**c) for c in data["clips"])},
+        callback=None if callback is None else Callback(**callback),
     )
 
 
@@ -308,6 +347,10 @@ class SqlRepo:
             if sources_:
                 await connection.execute(sources.insert(), [_source_values(s) for s in sources_])
             await connection.execute(self._upsert(meta, {"key": "indexed", "value": 1}, "key", {"value": 1}))
+            revision = await self._next_revision(connection)  # followers in every process learn of the new index
+            await connection.execute(
+                self._upsert(meta, {"key": "index_revision", "value": revision}, "key", {"value": revision})
+            )
 
     @_whole
     async def list_sources(self) -> tuple[Source, ...] | None:
@@ -528,18 +571,115 @@ class SqlRepo:
             return now, changed
 
     @_whole
-    async def save_callback(self, assembly_id: str, callback: Callback) -> None:
-        if not _storable(assembly_id):
-            return
-        async with self._transaction(write=True) as connection:
-            saved = await connection.execute(
-                assemblies.update()
-                .where(assemblies.c.id == assembly_id, assemblies.c.callback_url.is_not(None))
-                .values(callback_status=callback.status.value, callback_attempts=callback.attempts,
-                        callback_error=callback.last_error, revision=await self._next_revision(connection))
+    async def changes_since(self, revision: int) -> Changes:
+        async with self._transaction() as connection:
+            numbers = {row.key: row.value for row in await connection.execute(
+                sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_(("revision", "index_revision")))
+            )}
+            now = int(numbers.get("revision") or 0)
+            if revision < 0:
+                return Changes(now)
+            # Each statement bounded by `now`: what they read was stored by then, whatever is stored meanwhile.
+            changed = await self._select(
+                connection, assemblies.c.revision > revision, assemblies.c.revision <= now,
+                by="revision", descending=False,
             )
+            gone = await connection.execute(
+                sa.select(deletions.c.assembly)
+                .where(deletions.c.revision > revision, deletions.c.revision <= now)
+                .order_by(deletions.c.revision)
+            )
+            index = None
+            if revision < int(numbers.get("index_revision") or 0) <= now:
+                index = int(await connection.scalar(sa.select(sa.func.count()).select_from(sources)) or 0)
+            return Changes(now, tuple(changed), tuple(_assembly_of_text(text) for text in gone.scalars()), index)
+
+    @_whole
+    async def save_callback(self, assembly_id: str, callback: Callback, *, deliverer: str | None = None) -> bool:
+        if not _storable(assembly_id):
+            return False
+        values: dict[str, object] = {
+            "callback_status": callback.status.value, "callback_attempts": callback.attempts,
+            "callback_error": callback.last_error,
+        }
+        if callback.status.value not in _UNDELIVERED:
+            values.update(callback_deliverer=None, callback_lease_until=None)
+        async with self._transaction(write=True) as connection:
+            statement = assemblies.update().where(
+                assemblies.c.id == assembly_id, assemblies.c.callback_url.is_not(None)
+            )
+            if deliverer is not None:
+                statement = statement.where(assemblies.c.callback_deliverer == deliverer)
+            saved = await connection.execute(statement.values(**values,
+                                                              revision=await self._next_revision(connection)))
             if saved.rowcount == 0:
                 await connection.rollback()
+                return False
+            return True
+
+    def _deliverable(self, now: float, deliverer: str | None = None) -> tuple[sa.ColumnElement[bool], ...]:
+        """A finished assembly whose notice is still to be delivered and that no live lease holds (but
+        `deliverer`'s own)."""
+        free = [assemblies.c.callback_deliverer.is_(None), assemblies.c.callback_lease_until.is_(None),
+                assemblies.c.callback_lease_until <= now]
+        if deliverer is not None:
+            free.append(assemblies.c.callback_deliverer == deliverer)
+        return (
+            assemblies.c.status != _PROCESSING,
+            assemblies.c.callback_url.is_not(None),
+            sa.or_(assemblies.c.callback_status.is_(None), assemblies.c.callback_status.in_(_UNDELIVERED)),
+            sa.or_(*free),
+        )
+
+    @_whole
+    async def claim_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> Assembly | None:
+        if not _storable(assembly_id):
+            return None
+        now = self.clock()
+        async with self._transaction(write=True) as connection:
+            # One conditional UPDATE (of one row: no lock taken before it), so two claims of one notice, from any
+            # processes, cannot both win. Nothing the API shows changes: the revision stays.
+            claimed = await connection.execute(
+                assemblies.update().where(assemblies.c.id == assembly_id, *self._deliverable(now, deliverer))
+                .values(callback_deliverer=deliverer, callback_lease_until=now + lease_s)
+            )
+            if claimed.rowcount == 0:
+                await connection.rollback()
+                return None
+            return await self._get(connection, assembly_id)
+
+    @_whole
+    async def renew_callback(self, assembly_id: str, deliverer: str, lease_s: float) -> bool:
+        if not _storable(assembly_id):
+            return False
+        async with self._transaction(write=True) as connection:
+            renewed = await connection.execute(
+                assemblies.update()
+                .where(assemblies.c.id == assembly_id, assemblies.c.callback_deliverer == deliverer)
+                .values(callback_lease_until=self.clock() + lease_s)
+            )
+            return renewed.rowcount > 0
+
+    @_whole
+    async def release_callback(self, assembly_id: str, deliverer: str) -> bool:
+        if not _storable(assembly_id):
+            return False
+        async with self._transaction(write=True) as connection:
+            released = await connection.execute(
+                assemblies.update()
+                .where(assemblies.c.id == assembly_id, assemblies.c.callback_deliverer == deliverer)
+                .values(callback_deliverer=None, callback_lease_until=None)
+            )
+            return released.rowcount > 0
+
+    @_whole
+    async def deliverable_callbacks(self, limit: int | None = None) -> list[str]:
+        async with self._transaction() as connection:
+            rows = await connection.execute(
+                sa.select(assemblies.c.id).where(*self._deliverable(self.clock()))
+                .order_by(assemblies.c.seq).limit(limit)
+            )
+            return list(rows.scalars())
 
     @_whole
     async def get_report(self, assembly_id: str) -> RenderReport | None:
@@ -553,7 +693,9 @@ class SqlRepo:
     async def delete(self, assembly_id: str) -> bool:
         if not _storable(assembly_id):
             return False
+        now = self.clock()
         async with self._transaction(write=True) as connection:
+            revision = await self._next_revision(connection)  # first, as every change takes it (lock order)
             finished = await connection.scalar(
                 sa.select(assemblies.c.id)
                 .where(assemblies.c.id == assembly_id, assemblies.c.status != _PROCESSING)
@@ -562,9 +704,16 @@ class SqlRepo:
             if finished is None:
                 await connection.rollback()
                 return False
+            gone = await self._get(connection, assembly_id)
             await connection.execute(reports.delete().where(reports.c.assembly_id == assembly_id))
             await connection.execute(clips.delete().where(clips.c.assembly_id == assembly_id))
             await connection.execute(assemblies.delete().where(assemblies.c.id == assembly_id))
+            # What the change feeds of every process tell their followers; the oldest go.
+            await connection.execute(deletions.delete().where(deletions.c.deleted < now - DELETIONS_KEPT_S))
+            if gone is not None:
+                await connection.execute(deletions.insert().values(
+                    revision=revision, assembly_id=assembly_id, deleted=now, assembly=_assembly_text(gone)
+                ))
             return True
 
     @_whole

@@ -45,6 +45,8 @@ assemblies = sa.Table(
     sa.Column("callback_status", sa.Text),
     sa.Column("callback_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("callback_error", sa.Text),
+    sa.Column("callback_deliverer", sa.Text),  # the process delivering the notice now, NULL when nobody does
+    sa.Column("callback_lease_until", sa.Float),  # when the deliverer's lease runs out
     sa.Column("worker", sa.Text),  # host:pid of the process rendering it, NULL while queued and once finished
     sa.Column("lease_until", sa.Float),  # when the worker's lease runs out
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -53,6 +55,7 @@ assemblies = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),  # creation order: the store's revision then
     sa.Index("assemblies_seq", "seq"),
     sa.Index("assemblies_revision", "revision"),
+    sa.Index("assemblies_callback_status", "callback_status"),
 )
 
 workers = sa.Table(
@@ -79,8 +82,18 @@ reports = sa.Table(
     sa.Column("report", sa.Text, nullable=False),  # JSON of RenderReport
 )
 
+#: Assemblies deleted lately, as they were, for the change feeds of every process; kept a while, then pruned.
+deletions = sa.Table(
+    "deletions", metadata,
+    sa.Column("revision", sa.BigInteger, primary_key=True, autoincrement=False),  # the store's revision then
+    sa.Column("assembly_id", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Float, nullable=False),  # when, on the repository's clock
+    sa.Column("assembly", sa.Text, nullable=False),  # JSON of the record as it was
+)
+
 #: Kalinsky's own bookkeeping, one number per key: `indexed` (an index was made), `assembly_sequence` (the last
-#: assembly number handed out), `revision` (the store's revision: raised by every change of an assembly).
+#: assembly number handed out), `revision` (the store's revision: raised by every change of an assembly, every
+#: delete and every new index), `index_revision` (the store's revision when the index was last replaced).
 meta = sa.Table(
     "meta", metadata,
     sa.Column("key", sa.Text, primary_key=True),
