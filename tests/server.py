@@ -48,6 +48,17 @@ def wait_for_assembly(base_url: str, assembly_id: str, timeout: float = 120) -> 
     raise TimeoutError(f"{assembly_id} still processing after {timeout} s")
 
 
+def until(condition, timeout: float = 60, every: float = 0.05):
+    """What `condition()` returns once it is true, asked every `every` seconds; fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)
+
+
 class Server:
     """A `kalinsky serve` process in `workdir` (its sources/, output/, data/ are the defaults)."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from media import frame_indices
-from server import KALINSKY, Server, http_json, wait_for_assembly
+from server import KALINSKY, Server, http_json, until, wait_for_assembly
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -85,16 +85,6 @@ def create(base: str, clips: list[dict] = CLIPS) -> dict:
     status, created = http_json("POST", f"{base}/api/v1/assemblies", {"preview": False, "clips": clips})
     assert status == 202, created
     return created
-
-
-def until(condition, timeout: float = 60, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(every)
 
 
 def assembly(base: str, assembly_id: str) -> dict:

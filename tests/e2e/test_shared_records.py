@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from media import frame_indices
-from server import Server, http_json, wait_for_assembly
+from server import Server, http_json, until, wait_for_assembly
 from test_events import Follower
 
 #: Leases (of renders and of deliveries) of 5 s, renewed every 0.5 s (renders) and 1.25 s (deliveries).
@@ -71,16 +71,6 @@ def receiver() -> Iterator[Receiver]:
     started = Receiver()
     yield started
     started.close()
-
-
-def until(condition, timeout: float = 60, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(every)
 
 
 def create(base: str, **body: object) -> dict:
