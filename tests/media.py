@@ -95,6 +95,12 @@ def frame_indices(path: Path, row_fraction: float = 0.75, every_frame: bool = Fa
     return frames
 
 
+def decode_errors(path: Path) -> str:
+    """What ffmpeg complains about when decoding the whole file (empty: it plays cleanly)."""
+    return subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True).stderr
+
+
 def audio_samples(path: Path, rate: int = 48000) -> list[int]:
     """The audio track as mono 16-bit samples."""
     raw = subprocess.run(

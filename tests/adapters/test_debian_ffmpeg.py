@@ -36,8 +36,9 @@ from adapters.test_phone_footage import (
     hdr_side_data,
     patch_rgb,
     rotation,
+    segment_middles,
 )
-from media import FFMPEG, FFPROBE, frame_indices, make_video, probe, stream
+from media import FFMPEG, FFPROBE, decode_errors, frame_indices, make_video, probe, stream
 
 from kalinsky_adapters.ffmpeg import FfmpegCommands, ffmpeg_rendering
 from kalinsky_adapters.ffmpeg.joiner import decode_errors_around
@@ -138,19 +139,6 @@ async def render(
     assert report is not None
     assert [join.decode_errors for join in report.joins] == [()] * (len(clips) - 1)  # the join check ran clean
     return done, out / done.id / "result.mp4", report
-
-
-def decode_errors(path: Path) -> str:
-    return subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True, text=True).stderr
-
-
-def segment_middles(done: Assembly) -> list[float]:
-    middles, offset = [], 0.0
-    for clip in done.clips:
-        middles.append(offset + clip.duration / 2)
-        offset += clip.duration
-    return middles
 
 
 def gray(path: Path, *, frames: int = 1, vf: str = "null") -> tuple[int, int, bytes]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from media import FFMPEG, FFPROBE, frame_indices, make_video, parameter_sets, probe, stream
+from media import FFMPEG, FFPROBE, decode_errors, frame_indices, make_video, parameter_sets, probe, stream
 from renders import coded_frames, render_clips
 
 from kalinsky_adapters import mp4
@@ -73,11 +73,6 @@ async def render(
     library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False
 ) -> tuple[Assembly, Path]:
     return await render_clips(library, out, clips, preview=preview)
-
-
-def decode_errors(path: Path) -> str:
-    return subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True, text=True).stderr
 
 
 def rotation(video: dict) -> int:

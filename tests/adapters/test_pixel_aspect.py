@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from adapters.test_debian_ffmpeg import FFMPEG_51, FFPROBE_51
-from media import FFMPEG, FFPROBE, frame_indices, make_video, parameter_sets, probe, stream
+from media import FFMPEG, FFPROBE, decode_errors, frame_indices, make_video, parameter_sets, probe, stream
 from renders import coded_frames, render_clips
 
 from kalinsky_adapters.ffmpeg import CodecRules
@@ -79,11 +79,6 @@ def assert_square_box(path: Path, seconds: float, shown: tuple[int, int]) -> Non
     width, height, box_width, box_height = shown_box(path, seconds)
     assert (width, height) == shown
     assert abs(box_width / box_height - 1) < 0.08, f"box {box_width}x{box_height} at {seconds} s: out of shape"
-
-
-def decode_errors(path: Path) -> str:
-    return subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True, text=True).stderr
 
 
 async def test_an_anamorphic_source_is_indexed_with_its_pixel_aspect(library: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from media import FFMPEG, FFPROBE, audio_samples, frame_indices, make_video, probe, rms, stream
+from media import FFMPEG, FFPROBE, audio_samples, decode_errors, frame_indices, make_video, probe, rms, stream
 from renders import render_clips
 
 from kalinsky_adapters import mp4
@@ -67,12 +67,6 @@ def expected(clips: Sequence[ClipInput]) -> list[int]:
 
 async def render(library: Path, out: Path, clips: Sequence[ClipInput], preview: bool = False) -> tuple[Assembly, Path]:
     return await render_clips(library, out, clips, preview=preview)
-
-
-def decode_errors(path: Path) -> str:
-    """What ffmpeg complains about when decoding the whole file (empty: it plays cleanly)."""
-    return subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True, text=True).stderr
 
 
 def assert_in_sync(path: Path, fps: float = 30) -> None:
